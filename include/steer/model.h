@@ -1,0 +1,90 @@
+// steer::Model — a chat language model loaded from a GGUF file or a Hugging Face directory,
+// with a forward pass whose activations can be read and changed at named hook sites.
+//
+//   auto model = steer::Model::load("smollm2-135m.gguf");
+//   steer::BatchState state;
+//   at::Tensor tokens = steer::make_batch({model->tokenizer().encode("Hello")}, model->pad_id(), state);
+//   at::Tensor logits = model->forward(tokens, state);            // [batch, vocab] float32
+//
+// Ownership: Model owns its weights, tokenizer and chat template; it is immutable after load
+// and safe to share between threads that each use their own BatchState and HookSet.
+// Failure: load() throws steer::Error naming the file and what is wrong.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "models/batch.h"
+#include "models/config.h"
+#include "models/hooks.h"
+#include "models/weights.h"
+
+namespace steer {
+
+class Tokenizer;
+class ChatTemplate;
+
+enum class DType { kFloat32, kBFloat16 };
+DType default_dtype();                   // bf16 where the CPU multiplies bf16 natively, else fp32
+DType parse_dtype(const std::string& s); // "f32"/"fp32"/"float32", "bf16"/"bfloat16", "auto"
+std::string dtype_name(DType d);
+
+struct LoadOptions {
+  std::optional<DType> dtype;       // unset: default_dtype()
+  int threads = 0;                  // 0: leave libtorch's default (all cores)
+  bool progress = true;             // progress bar on stderr
+  std::string chat_template_file;   // overrides the model's own template
+};
+
+enum class LogitsMode {
+  kNone,  // skip the LM head (activation capture)
+  kLast,  // [batch, vocab] at the last slot (generation)
+  kAll,   // [batch, seq, vocab]
+};
+
+class Model {
+ public:
+  static std::shared_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
+  ~Model();
+
+  const ModelConfig& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  // The chat template; steer::Error when the model has none (a base model whose vocabulary
+  // has no turn markers) and no template file was given.
+  const ChatTemplate& chat_template() const;
+  bool has_chat_template() const { return chat_template_ != nullptr; }
+  const ModelWeights& weights() const { return weights_; }
+  DType dtype() const { return dtype_; }
+  const std::string& path() const { return path_; }
+  int32_t pad_id() const;
+
+  // Runs tokens [batch, seq] (int64) for the rows of `state`, starting at slot state.length,
+  // and advances state.length by seq. With a cache (state.capacity > 0) keys and values are
+  // appended; without one the forward must cover the whole sequence at once.
+  // Returns float32 logits as `mode` says (undefined for kNone).
+  at::Tensor forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks = nullptr,
+                     LogitsMode mode = LogitsMode::kLast) const;
+
+  // Allocates a KV cache for `capacity` slots (padding included) in `state`.
+  void allocate_cache(BatchState& state, int64_t capacity) const;
+
+ private:
+  Model() = default;
+  friend struct ModelLoader;
+
+  at::Tensor attention(int layer, const at::Tensor& h, BatchState& state, const at::Tensor& mask,
+                       const at::Tensor& cos, const at::Tensor& sin, const HookSet* hooks,
+                       const HookContext& ctx) const;
+
+  std::string path_;
+  ModelConfig config_;
+  ModelWeights weights_;
+  DType dtype_ = DType::kFloat32;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ChatTemplate> chat_template_;
+  at::Tensor inv_freq_, inv_freq_local_;  // [head_dim / 2] float32 rope frequencies
+};
+
+}  // namespace steer

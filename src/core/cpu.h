@@ -1,0 +1,16 @@
+// What the CPU can do, read once from /proc/cpuinfo: decides the default compute dtype
+// (bf16 only where the CPU multiplies bf16 natively — AVX512-BF16 or AMX; emulated bf16 is slow).
+#pragma once
+#include <string>
+
+namespace steer {
+
+struct CpuFeatures {
+  bool avx2 = false, avx512f = false, avx512_bf16 = false, amx_bf16 = false;
+  bool native_bf16() const { return avx512_bf16 || amx_bf16; }
+};
+
+const CpuFeatures& cpu_features();
+std::string cpu_summary();  // e.g. "AMD EPYC (2 threads, avx512_bf16)"
+
+}  // namespace steer

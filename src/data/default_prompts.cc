@@ -1,0 +1,54 @@
+// The project's default prompt sets, read from the copies of data/prompts/*.json embedded at
+// build time (embedded_prompts.h), through the same parsers as any user file.
+#include "core/error.h"
+#include "data/embedded_prompts.h"
+#include "steer/prompts.h"
+
+namespace steer {
+namespace {
+
+std::string embedded(const std::string& name) {
+  for (size_t i = 0; i < kEmbeddedPromptFileCount; ++i) {
+    if (name == kEmbeddedPromptFiles[i].name) {
+      return std::string(kEmbeddedPromptFiles[i].bytes, kEmbeddedPromptFiles[i].size);
+    }
+  }
+  fail("default prompt file '" + name + "' is not embedded in this build",
+       "it must be in data/prompts/ when CMake configures; re-run cmake");
+}
+
+PromptSet builtin_prompts(const std::string& file) {
+  PromptFormat format;
+  format.format = FileFormat::kJson;
+  format.preset = "refusal_direction";  // {instruction, category}, the format we write
+  return parse_prompts(embedded(file), "builtin:data/prompts/" + file, format);
+}
+
+}  // namespace
+
+PromptSet default_harmful() {
+  return builtin_prompts("harmful.json");
+}
+PromptSet default_harmless() {
+  return builtin_prompts("harmless.json");
+}
+
+const std::vector<std::string>& default_ab_behaviours() {
+  static const std::vector<std::string> kBehaviours = {"refusal", "sycophancy"};
+  return kBehaviours;
+}
+
+ABSet default_ab(const std::string& behaviour) {
+  for (const std::string& b : default_ab_behaviours()) {
+    if (b == behaviour) {
+      std::string file = "caa_" + b + "_ab.json";
+      return parse_ab_set(embedded(file), "builtin:data/prompts/" + file);
+    }
+  }
+  std::string known;
+  for (const std::string& b : default_ab_behaviours()) known += (known.empty() ? "" : ", ") + b;
+  fail("no default A/B set for behaviour '" + behaviour + "'",
+       "defaults exist for " + known + "; for others load a CAA file with load_ab_set");
+}
+
+}  // namespace steer

@@ -1,0 +1,59 @@
+#include "generate/sampler.h"
+
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+
+namespace steer {
+
+Sampler::Sampler(const SamplingOptions& options, int64_t batch) : opt_(options) {
+  if (options.temperature < 0) fail("temperature must be ≥ 0, got " + std::to_string(options.temperature));
+  if (options.top_p <= 0 || options.top_p > 1) fail("top-p must be in (0, 1], got " + std::to_string(options.top_p));
+  if (options.top_k < 0) fail("top-k must be ≥ 0, got " + std::to_string(options.top_k));
+  for (int64_t b = 0; b < batch; ++b) rngs_.emplace_back(options.seed * 1000003ULL + uint64_t(b));
+}
+
+std::vector<int32_t> Sampler::next(const at::Tensor& logits) {
+  std::vector<int32_t> out(logits.size(0));
+  if (opt_.greedy()) {
+    at::Tensor ids = logits.argmax(-1).to(at::kLong);
+    for (int64_t b = 0; b < logits.size(0); ++b) out[b] = int32_t(ids[b].item<int64_t>());
+    return out;
+  }
+  for (int64_t b = 0; b < logits.size(0); ++b) out[b] = sample_row(logits[b], rngs_[b]);
+  return out;
+}
+
+int32_t Sampler::sample_row(const at::Tensor& row, std::mt19937_64& rng) const {
+  at::Tensor scaled = row.to(at::kFloat) / opt_.temperature;
+  int64_t k = opt_.top_k > 0 ? std::min<int64_t>(opt_.top_k, scaled.size(0)) : scaled.size(0);
+  auto [values, indices] = at::topk(scaled, k);  // sorted descending
+  at::Tensor probs = at::softmax(values, 0).contiguous();
+  const float* p = probs.data_ptr<float>();
+  // Keep the smallest prefix whose mass reaches top_p (always at least one token).
+  int64_t keep = k;
+  if (opt_.top_p < 1.f) {
+    double mass = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      mass += p[i];
+      if (mass >= opt_.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  double total = 0;
+  for (int64_t i = 0; i < keep; ++i) total += p[i];
+  double u = std::uniform_real_distribution<double>(0.0, total)(rng);
+  int64_t pick = keep - 1;
+  for (int64_t i = 0; i < keep; ++i) {
+    u -= p[i];
+    if (u <= 0) {
+      pick = i;
+      break;
+    }
+  }
+  return int32_t(indices[pick].item<int64_t>());
+}
+
+}  // namespace steer

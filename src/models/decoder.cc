@@ -1,0 +1,181 @@
+// The forward pass of every supported family (llama, qwen2, gemma, gemma2, gemma3), read top
+// to bottom like the papers draw it. Family differences are ModelConfig fields, not subclasses
+// (see models/config.cc for which family sets which). Each hook site is one visible line:
+//   SITE(kind, layer, tensor)  — a flag test; the hook runs only if one is attached.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "steer/model.h"
+
+namespace steer {
+namespace {
+
+// RMSNorm over the last dimension, computed in float32 as Hugging Face does. `weight` is the
+// effective multiplier. Llama casts back before the weight multiply; Gemma multiplies in float.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, float eps, bool multiply_in_float) {
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  if (multiply_in_float) return (normed * weight.to(at::kFloat)).to(x.scalar_type());
+  return normed.to(x.scalar_type()) * weight;
+}
+
+// Rotary embedding, NeoX / rotate_half layout: x = [x1, x2] halves of head_dim.
+// x [batch, heads, seq, head_dim]; cos, sin [batch, 1, seq, head_dim / 2].
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  int64_t half = x.size(-1) / 2;
+  at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return at::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+}
+
+// cos/sin tables for the given positions: [batch, 1, seq, head_dim / 2] in dtype.
+std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, const at::Tensor& inv_freq,
+                                              at::ScalarType dtype) {
+  at::Tensor angles = positions.clamp_min(0).to(at::kFloat).unsqueeze(-1) * inv_freq;  // [B, T, hd/2]
+  return {angles.cos().to(dtype).unsqueeze(1), angles.sin().to(dtype).unsqueeze(1)};
+}
+
+// Additive attention mask [batch, 1, seq, keys] (0 or -inf). A query sees keys at positions
+// ≤ its own, never padding, and on local layers only the last `window` positions. Padding
+// queries see themselves so that softmax stays finite; their outputs are never used.
+at::Tensor attention_mask(const at::Tensor& q_pos, const at::Tensor& k_pos, int64_t window,
+                          at::ScalarType dtype) {
+  at::Tensor qp = q_pos.unsqueeze(-1), kp = k_pos.unsqueeze(1);  // [B, T, 1], [B, 1, S]
+  at::Tensor allowed = (kp <= qp) & (kp >= 0);
+  if (window > 0) allowed = allowed & ((qp - kp) < window);
+  int64_t T = q_pos.size(1), S = k_pos.size(1);
+  at::Tensor self = at::eye(T, S, at::kBool).roll(S - T, 1).unsqueeze(0);  // query t ↔ key slot S-T+t
+  allowed = allowed | (self & (qp < 0));
+  at::Tensor mask = at::zeros(allowed.sizes(), at::TensorOptions().dtype(dtype));
+  mask.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  return mask.unsqueeze(1);
+}
+
+}  // namespace
+
+#define SITE(kind, layer, x)                                          \
+  do {                                                                \
+    if (hooks && hooks->active(SiteKind::kind, layer)) {              \
+      ctx.site = Site{SiteKind::kind, layer};                         \
+      hooks->run(SiteKind::kind, layer, x, ctx);                      \
+    }                                                                 \
+  } while (0)
+
+at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks,
+                          LogitsMode mode) const {
+  const ModelConfig& c = config_;
+  c10::InferenceMode inference;  // no autograd bookkeeping: nothing here trains
+  if (tokens.dim() != 2 || tokens.size(0) != state.batch)
+    fail("forward: tokens must be [batch, seq] with batch " + std::to_string(state.batch) + ", got " +
+         std::to_string(tokens.dim()) + "-d tensor");
+  const int64_t T = tokens.size(1);
+  if (state.cached() && state.length + T > state.capacity)
+    fail("forward: KV cache holds " + std::to_string(state.capacity) + " slots, need " +
+             std::to_string(state.length + T),
+         "allocate a larger cache (max new tokens too large?)");
+  if (!state.cached() && state.length != 0)
+    fail("forward: a batch without a KV cache must be run in one forward");
+  if (hooks && !hooks->empty() && hooks->n_layers() != c.n_layers)
+    fail("forward: hook set was made for " + std::to_string(hooks->n_layers()) + " layers, model has " +
+         std::to_string(c.n_layers));
+  const at::ScalarType dt = weights_.embed.scalar_type();
+
+  at::Tensor q_pos = slot_positions(state, T);  // [B, T]
+  at::Tensor k_pos = state.cached() ? slot_positions(BatchState{state.batch, state.pad, {}, {}, 0}, state.length + T)
+                                    : q_pos;    // [B, S]
+  HookContext ctx{Site{}, &state, q_pos, state.length == 0};
+
+  // Masks and rope tables shared by all layers of a kind (global / local).
+  at::Tensor mask_global = attention_mask(q_pos, k_pos, 0, dt);
+  at::Tensor mask_local = c.sliding_window > 0 ? attention_mask(q_pos, k_pos, c.sliding_window, dt) : mask_global;
+  auto [cos_g, sin_g] = rope_tables(q_pos, inv_freq_, dt);
+  at::Tensor cos_l = cos_g, sin_l = sin_g;
+  if (inv_freq_local_.defined()) std::tie(cos_l, sin_l) = rope_tables(q_pos, inv_freq_local_, dt);
+
+  at::Tensor x = at::embedding(weights_.embed, tokens);  // [B, T, d_model]
+  if (c.embed_scale) x = x * at::scalar_tensor(std::sqrt(double(c.d_model)), at::TensorOptions().dtype(dt));
+  SITE(kEmbed, -1, x);
+
+  const bool gemma_norm = c.norm_plus_one;
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& w = weights_.layers[l];
+    const bool local = c.is_local(l);
+    SITE(kResidPre, l, x);
+
+    at::Tensor h = rms_norm(x, w.attn_norm, c.norm_eps, gemma_norm);
+    at::Tensor attn = attention(l, h, state, local ? mask_local : mask_global, local ? cos_l : cos_g,
+                                local ? sin_l : sin_g, hooks, ctx);  // [B, T, d_model]
+    if (c.post_norms) attn = rms_norm(attn, w.post_attn_norm, c.norm_eps, gemma_norm);
+    SITE(kAttnOut, l, attn);
+    x = x + attn;
+    SITE(kResidMid, l, x);
+
+    h = rms_norm(x, w.ffn_norm, c.norm_eps, gemma_norm);
+    at::Tensor gate_up = at::linear(h, w.w_gate_up);  // [B, T, 2·d_ffn]
+    at::Tensor gate = gate_up.narrow(-1, 0, c.d_ffn), up = gate_up.narrow(-1, c.d_ffn, c.d_ffn);
+    gate = c.activation == Activation::kSilu ? at::silu(gate) : at::gelu(gate, "tanh");
+    at::Tensor mlp = at::linear(gate * up, w.w_down);  // [B, T, d_model]
+    if (c.post_norms) mlp = rms_norm(mlp, w.post_ffn_norm, c.norm_eps, gemma_norm);
+    SITE(kMlpOut, l, mlp);
+    x = x + mlp;
+    SITE(kResidPost, l, x);
+  }
+  state.length += T;
+
+  if (mode == LogitsMode::kNone) return {};
+  if (mode == LogitsMode::kLast) x = x.narrow(1, T - 1, 1);
+  x = rms_norm(x, weights_.final_norm, c.norm_eps, gemma_norm);
+  SITE(kLnFinal, -1, x);
+  at::Tensor logits = at::linear(x, weights_.lm_head).to(at::kFloat);  // [B, T|1, vocab]
+  if (c.final_softcap > 0) logits = at::tanh(logits / c.final_softcap) * c.final_softcap;
+  return mode == LogitsMode::kLast ? logits.squeeze(1) : logits;
+}
+
+at::Tensor Model::attention(int l, const at::Tensor& h, BatchState& state, const at::Tensor& mask,
+                            const at::Tensor& cos, const at::Tensor& sin, const HookSet* hooks,
+                            const HookContext& ctx_in) const {
+  const ModelConfig& c = config_;
+  const LayerWeights& w = weights_.layers[l];
+  HookContext ctx = ctx_in;
+  const int64_t B = h.size(0), T = h.size(1), H = c.n_heads, Hkv = c.n_kv_heads, hd = c.head_dim;
+  const int64_t G = H / Hkv;
+
+  at::Tensor qkv = at::linear(h, w.wqkv, w.bqkv);  // [B, T, (H + 2·Hkv)·hd]
+  at::Tensor q = qkv.narrow(-1, 0, H * hd).view({B, T, H, hd}).transpose(1, 2);             // [B, H, T, hd]
+  at::Tensor k = qkv.narrow(-1, H * hd, Hkv * hd).view({B, T, Hkv, hd}).transpose(1, 2);    // [B, Hkv, T, hd]
+  at::Tensor v = qkv.narrow(-1, (H + Hkv) * hd, Hkv * hd).view({B, T, Hkv, hd}).transpose(1, 2);
+  if (c.qk_norm) {
+    q = rms_norm(q, w.q_norm, c.norm_eps, c.norm_plus_one);
+    k = rms_norm(k, w.k_norm, c.norm_eps, c.norm_plus_one);
+  }
+  q = apply_rope(q, cos, sin);
+  k = apply_rope(k, cos, sin);
+
+  if (state.cached()) {  // append to the cache, attend over everything so far
+    state.k[l].narrow(2, state.length, T).copy_(k);
+    state.v[l].narrow(2, state.length, T).copy_(v);
+    k = state.k[l].narrow(2, 0, state.length + T);
+    v = state.v[l].narrow(2, 0, state.length + T);
+  }
+  const int64_t S = k.size(2);
+
+  // Grouped-query attention without copying keys: query heads of one group share a kv head
+  // (HF repeat_kv: head h reads kv head h / G), so fold the group into the query rows.
+  float scale = c.attn_scale > 0 ? c.attn_scale : 1.f / std::sqrt(float(hd));
+  at::Tensor scores = at::matmul(q.reshape({B, Hkv, G * T, hd}), k.transpose(-1, -2)) * scale;  // [B, Hkv, G·T, S]
+  if (c.attn_softcap > 0) scores = at::tanh(scores / c.attn_softcap) * c.attn_softcap;
+  scores = scores.view({B, Hkv, G, T, S}) + mask.unsqueeze(1);  // mask [B, 1, 1, T, S]
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type()).view({B, H, T, S});
+  SITE(kAttnPattern, l, probs);  // [B, H, T, S]
+  at::Tensor z = at::matmul(probs.view({B, Hkv, G * T, S}), v)  // [B, Hkv, G·T, hd]
+                     .view({B, H, T, hd})
+                     .transpose(1, 2);  // [B, T, H, hd]
+  SITE(kAttnZ, l, z);
+  return at::linear(z.reshape({B, T, H * hd}), w.wo, w.bo);  // [B, T, d_model]
+}
+
+#undef SITE
+
+}  // namespace steer

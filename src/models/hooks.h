@@ -1,0 +1,100 @@
+// Hooks: functions attached at named sites (core/sites.h) that read or change activations
+// during a forward pass. A forward asks `hooks->active(kind, layer)` at each site — one flag
+// test — and only then builds a context and calls the hook functions in the order added.
+//
+// A hook receives the activation by reference and may modify it in place or replace it.
+// Padding positions must not be changed: HookContext::mask() never selects them.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/sites.h"
+
+namespace steer {
+
+struct BatchState;
+
+// Which token positions an intervention or capture touches. Positions count within each
+// row's own sequence (padding excluded): 0 is the first prompt token.
+struct PositionSelector {
+  enum class Kind {
+    kAll,               // every real token: prompt and generated
+    kPrompt,            // the prompt tokens
+    kGenerated,         // everything after the prompt
+    kAfterInstruction,  // from the start of the post-instruction template tail on (CAA)
+    kExplicit,          // the listed indices; negative ones count back from the prompt's end
+  };
+  Kind kind = Kind::kAll;
+  std::vector<int64_t> indices;  // kExplicit only
+
+  static PositionSelector all() { return {Kind::kAll, {}}; }
+  static PositionSelector prompt() { return {Kind::kPrompt, {}}; }
+  static PositionSelector generated() { return {Kind::kGenerated, {}}; }
+  static PositionSelector after_instruction() { return {Kind::kAfterInstruction, {}}; }
+  static PositionSelector explicit_indices(std::vector<int64_t> idx) { return {Kind::kExplicit, std::move(idx)}; }
+  static PositionSelector parse(const std::string& text);  // "all", "prompt", "generated", "after-instruction", "-5,-4,-1"
+};
+
+// What a hook knows about the forward it runs in.
+struct HookContext {
+  Site site;
+  const BatchState* state;  // rows: padding, prompt lengths, instruction ends
+  at::Tensor positions;     // [batch, seq] int64: position of each token in its row; -1 on padding
+  bool prefill;             // true for the forward over the prompts, false for decode steps
+
+  // [batch, seq] bool: the real (non-padding) positions the selector names.
+  at::Tensor mask(const PositionSelector& sel) const;
+};
+
+using HookFn = std::function<void(at::Tensor& x, const HookContext& ctx)>;
+
+class HookSet {
+ public:
+  using Handle = uint64_t;
+
+  explicit HookSet(int n_layers = 0);
+
+  Handle add(const Site& site, HookFn fn);  // steer::Error if the layer is out of range
+  void remove(Handle handle);
+  void clear();
+  bool empty() const { return count_ == 0; }
+  int n_layers() const { return n_layers_; }
+
+  bool active(SiteKind kind, int layer) const { return flags_[slot(kind, layer)]; }
+  void run(SiteKind kind, int layer, at::Tensor& x, const HookContext& ctx) const;
+
+ private:
+  size_t slot(SiteKind kind, int layer) const {
+    return static_cast<size_t>(kind) * (n_layers_ + 1) + (layer < 0 ? n_layers_ : layer);
+  }
+  struct Entry {
+    Handle handle;
+    HookFn fn;
+  };
+  int n_layers_;
+  size_t count_ = 0;
+  Handle next_ = 1;
+  std::vector<char> flags_;                 // one per (kind, layer): any hook attached
+  std::vector<std::vector<Entry>> entries_; // same indexing
+};
+
+// Removes its hook when it goes out of scope: interventions are scoped and reversible.
+class ScopedHook {
+ public:
+  ScopedHook(HookSet& set, const Site& site, HookFn fn) : set_(&set), handle_(set.add(site, std::move(fn))) {}
+  ~ScopedHook() { if (set_) set_->remove(handle_); }
+  ScopedHook(ScopedHook&& o) noexcept : set_(o.set_), handle_(o.handle_) { o.set_ = nullptr; }
+  ScopedHook(const ScopedHook&) = delete;
+  ScopedHook& operator=(const ScopedHook&) = delete;
+
+ private:
+  HookSet* set_;
+  HookSet::Handle handle_;
+};
+
+}  // namespace steer

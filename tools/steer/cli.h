@@ -1,0 +1,40 @@
+// Shared pieces of the `steer` CLI. main.cc holds the dispatch table; each verb lives in its
+// own cmd_<verb>.cc and only parses options and calls the library.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "steer/model.h"
+
+namespace steer::cli {
+
+struct GlobalOptions {
+  std::string dtype = "auto";  // auto: bf16 where the CPU has AVX512-BF16/AMX, else f32
+  int threads = 0;             // 0: all cores
+  bool quiet = false;          // no progress bars
+};
+
+// A verb registers its options on `sub` and returns the function that runs it.
+using VerbSetup = std::function<std::function<int()>(CLI::App& sub, const GlobalOptions& global)>;
+
+struct Verb {
+  const char* name;
+  const char* summary;
+  const char* example;  // runnable on the default model; shown by `steer help VERB`
+  VerbSetup setup;
+};
+
+std::shared_ptr<Model> load_model(const std::string& name_or_path, const GlobalOptions& global,
+                                  const std::string& chat_template_file = "");
+
+// The verbs (one cmd_<verb>.cc each).
+std::function<int()> setup_inspect(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_tokenize(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_demo(CLI::App& sub, const GlobalOptions& global);
+
+}  // namespace steer::cli

@@ -1,0 +1,113 @@
+// steer — the command-line front end. A dispatch table of verbs; each verb is a thin layer
+// over library calls. Errors print one `error: … (hint: …)` line and exit non-zero.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli.h"
+#include "core/error.h"
+#include "core/model_cache.h"
+#include "core/progress.h"
+
+namespace steer::cli {
+
+static const std::vector<Verb>& verbs() {
+  static const std::vector<Verb> table = {
+      {"demo", "Load the default model, chat-generate for a few built-in prompts, print tokens/s",
+       "steer demo\n  steer demo --model qwen2.5-coder-0.5b --max-tokens 48", setup_demo},
+      {"inspect", "Show a model's architecture, sizes, tensor types, tokenizer, template and hook sites",
+       "steer inspect smollm2-135m\n  steer inspect ~/.cache/steer/models/gemma3-270m.gguf --sites", setup_inspect},
+      {"tokenize", "Tokenize text (verbatim, no BOS unless asked) with a model's or vocab-only GGUF's tokenizer",
+       "steer tokenize smollm2-135m --text 'Hello world' --json\n  steer tokenize smollm2-135m --text 'Hi' --chat",
+       setup_tokenize},
+      {"generate", "Generate a chat reply (or raw continuation) with greedy or sampled decoding",
+       "steer generate smollm2-135m --prompt 'Name three colours.' --max-tokens 40\n"
+       "  steer generate qwen2.5-coder-0.5b --prompt 'Write a haiku.' --temperature 0.7 --seed 1 --json",
+       setup_generate},
+  };
+  return table;
+}
+
+std::shared_ptr<Model> load_model(const std::string& name_or_path, const GlobalOptions& global,
+                                  const std::string& chat_template_file) {
+  LoadOptions opt;
+  opt.dtype = parse_dtype(global.dtype);
+  opt.threads = global.threads;
+  opt.progress = !global.quiet;
+  opt.chat_template_file = chat_template_file;
+  return Model::load(resolve_model_path(name_or_path), opt);
+}
+
+static int print_error(const std::string& message, const std::string& hint) {
+  std::fprintf(stderr, "error: %s%s\n", message.c_str(), hint.empty() ? "" : (" (hint: " + hint + ")").c_str());
+  return 1;
+}
+
+static int run(int argc, char** argv) {
+  CLI::App app{"steer — find, apply and remove behaviour directions in chat language models"};
+  app.set_version_flag("--version", STEER_VERSION);
+  app.require_subcommand(0, 1);
+  GlobalOptions global;
+  app.add_option("--dtype", global.dtype, "Compute dtype: auto, f32, bf16 (auto: bf16 if the CPU has AVX512-BF16)")
+      ->capture_default_str();
+  app.add_option("--threads", global.threads, "CPU threads (0: all cores)")->capture_default_str();
+  app.add_flag("--quiet,-q", global.quiet, "No progress bars");
+  app.footer("Models: a .gguf file, a Hugging Face directory, or a default model name\n"
+             "(smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b; see scripts/setup.sh).\n"
+             "Run `steer help VERB` for a verb's options and a runnable example.");
+
+  std::vector<std::function<int()>> runners(verbs().size());
+  std::vector<CLI::App*> subs;
+  for (size_t i = 0; i < verbs().size(); ++i) {
+    const Verb& v = verbs()[i];
+    CLI::App* sub = app.add_subcommand(v.name, v.summary);
+    sub->footer(std::string("Example:\n  ") + v.example);
+    runners[i] = v.setup(*sub, global);
+    subs.push_back(sub);
+  }
+  std::string help_verb;
+  CLI::App* help = app.add_subcommand("help", "Show help for a verb, with a runnable example");
+  help->add_option("verb", help_verb, "The verb");
+
+  CLI11_PARSE(app, argc, argv);
+  if (global.threads < 0) return print_error("--threads must be ≥ 0", "0 means all cores");
+  Progress::set_quiet(global.quiet);
+  if (global.threads > 0) at::set_num_threads(global.threads);
+
+  if (help->parsed()) {
+    if (help_verb.empty()) {
+      std::cout << app.help();
+      return 0;
+    }
+    for (size_t i = 0; i < verbs().size(); ++i)
+      if (help_verb == verbs()[i].name) {
+        std::cout << subs[i]->help();
+        return 0;
+      }
+    return print_error("unknown verb '" + help_verb + "'", "run `steer --help` for the list");
+  }
+  for (size_t i = 0; i < subs.size(); ++i)
+    if (subs[i]->parsed()) return runners[i]();
+  std::cout << app.help();
+  return 0;
+}
+
+}  // namespace steer::cli
+
+int main(int argc, char** argv) {
+  try {
+    return steer::cli::run(argc, argv);
+  } catch (const steer::Error& e) {
+    std::fprintf(stderr, "error: %s%s\n", e.what(), e.hint().empty() ? "" : (" (hint: " + e.hint() + ")").c_str());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "error: tensor operation failed: %s (hint: this is a bug in steer; please report it)\n",
+                 e.what_without_backtrace());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+}
