@@ -64,8 +64,10 @@ class Model {
   // and advances state.length by seq. With a cache (state.capacity > 0) keys and values are
   // appended; without one the forward must cover the whole sequence at once.
   // Returns float32 logits as `mode` says (undefined for kNone).
+  // stop_after_layer ≥ 0 ends the pass after that block (activation capture that needs no
+  // deeper layers); it requires LogitsMode::kNone.
   at::Tensor forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks = nullptr,
-                     LogitsMode mode = LogitsMode::kLast) const;
+                     LogitsMode mode = LogitsMode::kLast, int stop_after_layer = -1) const;
 
   // Allocates a KV cache for `capacity` slots (padding included) in `state`.
   void allocate_cache(BatchState& state, int64_t capacity) const;

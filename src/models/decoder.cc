@@ -64,7 +64,7 @@ at::Tensor attention_mask(const at::Tensor& q_pos, const at::Tensor& k_pos, int6
   } while (0)
 
 at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks,
-                          LogitsMode mode) const {
+                          LogitsMode mode, int stop_after_layer) const {
   const ModelConfig& c = config_;
   c10::InferenceMode inference;  // no autograd bookkeeping: nothing here trains
   if (tokens.dim() != 2 || tokens.size(0) != state.batch)
@@ -77,6 +77,8 @@ at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const Hoo
          "allocate a larger cache (max new tokens too large?)");
   if (!state.cached() && state.length != 0)
     fail("forward: a batch without a KV cache must be run in one forward");
+  if (stop_after_layer >= 0 && (mode != LogitsMode::kNone || state.cached()))
+    fail("forward: stop_after_layer needs LogitsMode::kNone and no KV cache (deeper layers are skipped)");
   if (hooks && !hooks->empty() && hooks->n_layers() != c.n_layers)
     fail("forward: hook set was made for " + std::to_string(hooks->n_layers()) + " layers, model has " +
          std::to_string(c.n_layers));
@@ -121,6 +123,7 @@ at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const Hoo
     SITE(kMlpOut, l, mlp);
     x = x + mlp;
     SITE(kResidPost, l, x);
+    if (l == stop_after_layer) break;
   }
   state.length += T;
 

@@ -193,7 +193,8 @@ def check_spm(key):
             continue
         if got != want or (fixture_ids is not None and fixture_ids != want):
             bad += 1
-            print(f"  {key}: {text[:50]!r} (special={add_special}): transformers {got[:16]} llama.cpp-style {want[:16]}")
+            print(f"  {key}: {text[:50]!r} (special={add_special}): transformers {got[:16]} "
+                  f"llama.cpp-style {want[:16]}")
     print(f"{key} vs llama.cpp SPM algorithm: {len(texts) - bad - notes} of {len(texts)} texts agree, "
           f"{notes} known leading-space differences")
     return bad

@@ -51,8 +51,10 @@ CHAT_PROMPTS = [
 RAW_PROMPTS = [
     ("raw_short", "The old lighthouse keeper said"),
     ("raw_code", "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return"),
-    ("raw_digits", "On 2024-03-15 at 09:45, train No. 7731 left platform #4 with 1,208 passengers; it was 12.5 minutes late."),
-    ("raw_story", "In a small village between two green hills there lived a baker who always woke up before the sun, because"),
+    ("raw_digits", "On 2024-03-15 at 09:45, train No. 7731 left platform #4 with 1,208 passengers; "
+                   "it was 12.5 minutes late."),
+    ("raw_story", "In a small village between two green hills there lived a baker who always woke up "
+                  "before the sun, because"),
 ]
 # stories260K has a 512-token vocabulary and knows only children's stories: eight raw prompts.
 STORY_PROMPTS = [
@@ -79,8 +81,11 @@ HOW_LOADED = {
         "gguf_file=...). transformers dequantized every tensor (Q4_1/Q8_0/F32) to float32 with the gguf package and "
         "un-permuted attn_q/attn_k (llama.cpp permutes them for its interleaved rope); the model is LlamaForCausalLM "
         "with tied embeddings. The tokenizer is transformers' byte-level BPE rebuilt from the GGUF vocabulary and "
-        "merges (it adds no BOS to raw text). Chat prompts use the GGUF's own chat_template via apply_chat_template "
-        "(which inserts SmolLM2's default system prompt when none is given)."),
+        "merges (it adds no BOS to raw text), with one patch from ref_models.py: transformers does not know "
+        "tokenizer.ggml.pre='smollm' and would use the plain GPT-2 split, so the pre-tokenizer is set to "
+        "Digits(individual_digits=True) then ByteLevel, as llama.cpp's smollm rule and SmolLM2's tokenizer.json "
+        "do. Chat prompts use the GGUF's own chat_template via apply_chat_template (which inserts SmolLM2's "
+        "default system prompt when none is given)."),
     "qwen2.5-coder-0.5b": (
         "Loaded natively by transformers {tv} from the GGUF: AutoModelForCausalLM.from_pretrained(dir, "
         "gguf_file=..., dtype=torch.float32, attn_implementation='eager') and AutoTokenizer.from_pretrained(dir, "
