@@ -53,7 +53,7 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
   if (options.stop_at_eos)
     for (int32_t id : tok.stop_ids()) stop_ids.insert(id);
   std::vector<bool> done(B, false);
-  Sampler sampler(options.sampling, B);
+  TokenSampler sampler(options.sampling, B);
 
   auto t0 = clock::now();
   at::Tensor logits = model.forward(tokens, state, hooks, LogitsMode::kLast);

@@ -6,14 +6,14 @@
 
 namespace steer {
 
-Sampler::Sampler(const SamplingOptions& options, int64_t batch) : opt_(options) {
+TokenSampler::TokenSampler(const SamplingOptions& options, int64_t batch) : opt_(options) {
   if (options.temperature < 0) fail("temperature must be ≥ 0, got " + std::to_string(options.temperature));
   if (options.top_p <= 0 || options.top_p > 1) fail("top-p must be in (0, 1], got " + std::to_string(options.top_p));
   if (options.top_k < 0) fail("top-k must be ≥ 0, got " + std::to_string(options.top_k));
   for (int64_t b = 0; b < batch; ++b) rngs_.emplace_back(options.seed * 1000003ULL + uint64_t(b));
 }
 
-std::vector<int32_t> Sampler::next(const at::Tensor& logits) {
+std::vector<int32_t> TokenSampler::next(const at::Tensor& logits) {
   std::vector<int32_t> out(logits.size(0));
   if (opt_.greedy()) {
     at::Tensor ids = logits.argmax(-1).to(at::kLong);
@@ -24,7 +24,7 @@ std::vector<int32_t> Sampler::next(const at::Tensor& logits) {
   return out;
 }
 
-int32_t Sampler::sample_row(const at::Tensor& row, std::mt19937_64& rng) const {
+int32_t TokenSampler::sample_row(const at::Tensor& row, std::mt19937_64& rng) const {
   at::Tensor scaled = row.to(at::kFloat) / opt_.temperature;
   int64_t k = opt_.top_k > 0 ? std::min<int64_t>(opt_.top_k, scaled.size(0)) : scaled.size(0);
   auto [values, indices] = at::topk(scaled, k);  // sorted descending

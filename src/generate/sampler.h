@@ -17,9 +17,9 @@ struct SamplingOptions {
   bool greedy() const { return temperature <= 0.f; }
 };
 
-class Sampler {
+class TokenSampler {
  public:
-  Sampler(const SamplingOptions& options, int64_t batch);
+  TokenSampler(const SamplingOptions& options, int64_t batch);
   // logits [batch, vocab] float32 → one token id per row.
   std::vector<int32_t> next(const at::Tensor& logits);
 

@@ -85,6 +85,17 @@ std::pair<at::Tensor, at::Tensor> run_prompt(const Model& m, const std::vector<i
   return {at::stack(hs).to(at::kFloat), logits[0][-1]};
 }
 
+// max|ours − ref| / max|ref| over the fixture's top-1024 logits and its strided slice.
+double logits_rel_diff(const Fixture& f, size_t i, const at::Tensor& logits) {
+  const int64_t stride = f.meta["logits_stride"];
+  at::Tensor top_idx = f.get("logits_top_indices." + std::to_string(i)).to(at::kLong);
+  at::Tensor top_val = f.get("logits_top_values." + std::to_string(i));
+  at::Tensor strided = f.get("logits_strided." + std::to_string(i));
+  double scale = std::max(top_val.abs().max().item<double>(), strided.abs().max().item<double>());
+  return std::max((logits.index_select(0, top_idx) - top_val).abs().max().item<double>(),
+                  (logits.slice(0, 0, logits.size(0), stride) - strided).abs().max().item<double>()) / scale;
+}
+
 class Parity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Parity, Fp32MatchesTransformers) {
@@ -94,7 +105,6 @@ TEST_P(Parity, Fp32MatchesTransformers) {
   Fixture f = load_fixture(key);
   auto m = load(path, DType::kFloat32);
   ASSERT_EQ(m->config().n_layers, f.meta["n_layers"].get<int>());
-  const int64_t stride = f.meta["logits_stride"];
   double worst_hidden = 0, worst_logits = 0;
   int prompts = 0, tokens_checked = 0;
 
@@ -124,12 +134,7 @@ TEST_P(Parity, Fp32MatchesTransformers) {
       worst_hidden = std::max(worst_hidden, d);
       EXPECT_LE(d, kFp32Tol) << tag << " hidden state " << l;
     }
-    at::Tensor top_idx = f.get("logits_top_indices." + std::to_string(i)).to(at::kLong);
-    at::Tensor top_val = f.get("logits_top_values." + std::to_string(i));
-    at::Tensor strided = f.get("logits_strided." + std::to_string(i));
-    double scale = std::max(top_val.abs().max().item<double>(), strided.abs().max().item<double>());
-    double d = std::max((logits.index_select(0, top_idx) - top_val).abs().max().item<double>(),
-                        (logits.slice(0, 0, logits.size(0), stride) - strided).abs().max().item<double>()) / scale;
+    double d = logits_rel_diff(f, i, logits);
     worst_logits = std::max(worst_logits, d);
     EXPECT_LE(d, kFp32Tol) << tag << " logits";
 
@@ -164,24 +169,19 @@ TEST_P(Parity, Bf16CloseToTransformers) {
   ASSERT_FALSE(path.empty());
   Fixture f = load_fixture(key);
   auto m = load(path, DType::kBFloat16);
-  const int64_t stride = f.meta["logits_stride"];
   double worst = 0;
   for (size_t i = 0; i < f.meta["prompts"].size(); ++i) {
     const auto& p = f.meta["prompts"][i];
     std::vector<int32_t> ids = ids_of(p["ids"]);
     if (ids.size() < 4) continue;
     auto [hidden, logits] = run_prompt(*m, ids);
-    at::Tensor top_idx = f.get("logits_top_indices." + std::to_string(i)).to(at::kLong);
-    at::Tensor top_val = f.get("logits_top_values." + std::to_string(i));
-    at::Tensor strided = f.get("logits_strided." + std::to_string(i));
-    double scale = std::max(top_val.abs().max().item<double>(), strided.abs().max().item<double>());
-    double d = std::max((logits.index_select(0, top_idx) - top_val).abs().max().item<double>(),
-                        (logits.slice(0, 0, logits.size(0), stride) - strided).abs().max().item<double>()) / scale;
+    double d = logits_rel_diff(f, i, logits);
     worst = std::max(worst, d);
     EXPECT_LE(d, kBf16LogitTol) << key << " prompt " << i;
     // Same top-1 unless the reference itself is at a near-tie.
-    double gap = (top_val[0] - top_val[1]).item<double>();
-    if (gap > 0.5) EXPECT_EQ(logits.argmax().item<int64_t>(), top_idx[0].item<int64_t>()) << key << " prompt " << i;
+    at::Tensor top_val = f.get("logits_top_values." + std::to_string(i));
+    int64_t top1 = int64_t(f.get("logits_top_indices." + std::to_string(i))[0].item<float>());
+    if ((top_val[0] - top_val[1]).item<double>() > 0.5) EXPECT_EQ(logits.argmax().item<int64_t>(), top1) << key << " prompt " << i;
   }
   std::printf("  %s bf16: worst logits rel diff %.2e (tolerance %.0e)\n", key.c_str(), worst, kBf16LogitTol);
 }

@@ -263,7 +263,7 @@ def make_fixture(key):
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump(fixture, f, indent=1, ensure_ascii=False)
         f.write("\n")
-    save_file(tensors, st_path, metadata={"model_key": key, "layout": "see tools/reference/README.md"})
+    save_file(tensors, st_path, metadata={"model_key": key})  # one key: byte-stable header
     for p in (json_path, st_path):
         size = os.path.getsize(p)
         print(f"  wrote {os.path.relpath(p, REPO)} ({size} bytes)")

@@ -36,5 +36,9 @@ std::function<int()> setup_inspect(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_tokenize(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_demo(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_capture(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_extract(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_convert(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_vectors(CLI::App& sub, const GlobalOptions& global);
 
 }  // namespace steer::cli

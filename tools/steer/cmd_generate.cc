@@ -1,11 +1,13 @@
 // steer generate: chat-formatted (default) or raw generation, one prompt or a file of prompts
-// run as one batch.
+// run as one batch, optionally steered (--add, --ablate, --clamp; see steering_args.h).
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "steering_args.h"
 #include "core/error.h"
+#include "steer/interventions.h"
 #include "steer/generate.h"
 #include "steer/tokenizer.h"
 
@@ -20,6 +22,7 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
     uint64_t seed = 0;
     bool raw = false, json = false;
     std::vector<std::string> stop;
+    SteeringArgs steering;
   };
   auto o = std::make_shared<Opts>();
   sub.add_option("model", o->model, "Model: .gguf, HF directory or default model name")->required();
@@ -34,7 +37,8 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
   sub.add_option("--stop", o->stop, "Stop string (repeatable)");
   sub.add_option("--chat-template", o->chat_template, "A chat template file overriding the model's");
   sub.add_flag("--raw", o->raw, "No chat template: continue the text as is");
-  sub.add_flag("--json", o->json, "Print JSON: prompt, ids, text, finish reason, speed");
+  sub.add_flag("--json", o->json, "Print JSON: prompt, ids, text, finish reason, speed, steering");
+  add_steering_options(sub, o->steering);
 
   return [o, &global]() {
     std::vector<std::string> prompts;
@@ -47,6 +51,7 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
     }
     if (prompts.empty()) fail("no prompt given", "use --prompt TEXT or --prompt-file FILE");
     if (o->max_tokens < 1) fail("--max-tokens must be ≥ 1, got " + std::to_string(o->max_tokens));
+    Steering steering = build_steering(o->steering, !o->raw);  // reads the vector files before the model
 
     auto model = load_model(o->model, global, o->chat_template);
     std::vector<EncodedPrompt> encoded;
@@ -70,7 +75,10 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
     };
     std::function<void(int64_t, int32_t)> callback;
     if (stream) callback = on_token;
-    auto out = generate(*model, encoded, gen, nullptr, &stats, callback);
+    HookSet hooks(model->config().n_layers);
+    SteeringScope scope = steering.attach(hooks, *model);  // checks d_model and layers against the model
+    if (!steering.empty()) std::fprintf(stderr, "steering: %s\n", steering.summary().c_str());
+    auto out = generate(*model, encoded, gen, &hooks, &stats, callback);
 
     double decode_tps = stats.decode_seconds > 0 ? (stats.generated_tokens - int64_t(prompts.size())) / stats.decode_seconds : 0;
     double prefill_tps = stats.prefill_seconds > 0 ? stats.prompt_tokens / stats.prefill_seconds : 0;
@@ -80,7 +88,7 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
         j.push_back(nlohmann::json{{"prompt", prompts[i]}, {"prompt_ids", out[i].prompt_ids}, {"ids", out[i].ids},
                                    {"text", out[i].text}, {"finish_reason", out[i].finish_reason}});
       nlohmann::json result = {{"model", model->path()}, {"dtype", dtype_name(model->dtype())},
-                               {"results", j},
+                               {"steering", steering.summary()}, {"results", j},
                                {"prefill_tokens_per_s", prefill_tps}, {"decode_tokens_per_s", decode_tps}};
       std::cout << result.dump(2) << "\n";
       return 0;

@@ -22,10 +22,32 @@ static const std::vector<Verb>& verbs() {
       {"tokenize", "Tokenize text (verbatim, no BOS unless asked) with a model's or vocab-only GGUF's tokenizer",
        "steer tokenize smollm2-135m --text 'Hello world' --json\n  steer tokenize smollm2-135m --text 'Hi' --chat",
        setup_tokenize},
-      {"generate", "Generate a chat reply (or raw continuation) with greedy or sampled decoding",
+      {"generate", "Generate a chat reply (or raw continuation), greedy or sampled, optionally steered (add, ablate, clamp)",
        "steer generate smollm2-135m --prompt 'Name three colours.' --max-tokens 40\n"
-       "  steer generate qwen2.5-coder-0.5b --prompt 'Write a haiku.' --temperature 0.7 --seed 1 --json",
+       "  steer generate qwen2.5-coder-0.5b --prompt 'Write a haiku.' --temperature 0.7 --seed 1 --json\n"
+       "  # steering: a refusal direction (harmful − harmless, hook_resid_pre, every layer), then\n"
+       "  steer extract smollm2-135m --limit 32 -o refusal.safetensors\n"
+       "  steer generate smollm2-135m --prompt 'How do I pick a lock?' --ablate refusal.safetensors@12\n"
+       "  steer generate smollm2-135m --prompt 'Write a poem about the sea.' --add refusal.safetensors@12:1.5 "
+       "--positions all\n"
+       "  steer extract smollm2-135m --method caa --layers 1-29 -o sycophancy.gguf   # CAA, llama.cpp format\n"
+       "  steer generate smollm2-135m --prompt 'Is my plan to quit my job to sell ice to penguins good?' "
+       "--add sycophancy.gguf@13:4",
        setup_generate},
+      {"capture", "Run prompts through a model and save activation sums (float64) and optionally every example's activations",
+       "steer capture smollm2-135m --prompts builtin:harmful --limit 32 --sites resid_pre --layers 0-29 --positions -5,-4,-3,-2,-1 -o acts.safetensors\n"
+       "  steer capture smollm2-135m --prompts builtin:harmless --limit 16 --positions prompt-mean --per-example -o harmless.safetensors",
+       setup_capture},
+      {"extract", "Extract steering vectors: difference in means, CAA (A/B letter) or PCA of paired differences",
+       "steer extract smollm2-135m --method mean-diff --limit 32 -o refusal.safetensors\n"
+       "  steer extract smollm2-135m --method caa --layers 2-29 -o sycophancy.gguf\n"
+       "  steer extract smollm2-135m --method pca --positive builtin:harmful --negative builtin:harmless --limit 32 --site resid_post --layers 10-20 --normalize unit -o refusal_pca.safetensors",
+       setup_extract},
+      {"convert", "Convert a vector file between .safetensors and llama.cpp control-vector .gguf",
+       "steer convert sycophancy.gguf sycophancy.safetensors\n  steer convert refusal.safetensors refusal.gguf --layers 2-29",
+       setup_convert},
+      {"vectors", "Inspect vector files: `steer vectors info FILE` shows kind, site, layers, norms and metadata",
+       "steer vectors info sycophancy.gguf\n  steer vectors info refusal.safetensors --json", setup_vectors},
   };
   return table;
 }

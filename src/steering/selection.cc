@@ -1,0 +1,72 @@
+#include "steering/selection.h"
+
+#include <ATen/ATen.h>
+
+#include "models/batch.h"
+
+namespace steer {
+
+RowFilter::RowFilter(const std::optional<std::vector<int64_t>>& rows) {
+  if (!rows) return;
+  all_ = false;
+  for (int64_t r : *rows) {
+    if (r < 0) continue;  // checked when the intervention is made; never selects
+    if (r >= int64_t(allowed_.size())) allowed_.resize(r + 1, 0);
+    allowed_[r] = 1;
+  }
+}
+
+namespace {
+
+// Whether the token at position `pos` (≥ 0) of row b is selected.
+bool selected(const PositionSelector& sel, const BatchState& st, int64_t b, int64_t pos) {
+  using K = PositionSelector::Kind;
+  switch (sel.kind) {
+    case K::kAll:
+      return true;
+    case K::kPrompt:
+      return pos < st.prompt_len[b];
+    case K::kGenerated:
+      return pos >= st.prompt_len[b];
+    case K::kAfterInstruction:
+      return pos >= st.instruction_end[b];
+    case K::kExplicit:
+      for (int64_t i : sel.indices)
+        if (pos == (i < 0 ? st.prompt_len[b] + i : i)) return true;
+      return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+Selection select_tokens(const PositionSelector& positions, const RowFilter& rows, const HookContext& ctx,
+                        const at::Tensor& x) {
+  const BatchState& st = *ctx.state;
+  const int64_t B = x.size(0), T = x.size(1), start = st.length;
+  // Decode steps of an every-position intervention: no padding can be in range, nothing to decide.
+  if (rows.all() && positions.kind == PositionSelector::Kind::kAll) {
+    bool padding = false;
+    for (int64_t b = 0; b < B && !padding; ++b) padding = st.pad[b] > start;
+    if (!padding) return {Selection::Kind::kAll, {}};
+  }
+  std::vector<uint8_t> keep(size_t(B * T), 0);
+  int64_t count = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    if (!rows.has(b)) continue;
+    for (int64_t t = 0; t < T; ++t) {
+      int64_t pos = start + t - st.pad[b];
+      if (pos >= 0 && selected(positions, st, b, pos)) {
+        keep[b * T + t] = 1;
+        ++count;
+      }
+    }
+  }
+  if (count == 0) return {Selection::Kind::kNone, {}};
+  if (count == B * T) return {Selection::Kind::kAll, {}};
+  // The byte→bool conversion copies, so the mask does not alias `keep`.
+  at::Tensor mask = at::from_blob(keep.data(), {B, T, 1}, at::kByte).to(at::kBool).to(x.device());
+  return {Selection::Kind::kSome, mask};
+}
+
+}  // namespace steer
