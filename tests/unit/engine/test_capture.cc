@@ -13,19 +13,13 @@
 #include "steer/model.h"
 #include "steer/tokenizer.h"
 #include "test_paths.h"
+#include "tiny_models.h"
 
 namespace steer {
 namespace {
 
-std::shared_ptr<Model> tiny() {
-  static std::shared_ptr<Model> m = [] {
-    LoadOptions o;
-    o.dtype = DType::kFloat32;
-    o.progress = false;
-    return Model::load(test::tiny_model(), o);
-  }();
-  return m;
-}
+using test::tiny;
+using test::tiny_chat;
 
 const std::vector<std::string> kTexts = {
     "Once upon a time", "The little dog ran to the park and saw a big red ball", "Lily ran", "Tom was sad.",

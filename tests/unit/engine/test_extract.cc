@@ -15,25 +15,13 @@
 #include "steer/model.h"
 #include "steer/tokenizer.h"
 #include "test_paths.h"
+#include "tiny_models.h"
 
 namespace steer {
 namespace {
 
-// stories260K has no chat template; this one gives prompts a post-instruction tail.
-std::shared_ptr<Model> tiny_chat() {
-  static std::shared_ptr<Model> m = [] {
-    std::string path =
-        (std::filesystem::temp_directory_path() / ("steer-tiny-template-" + std::to_string(::getpid()) + ".json"))
-            .string();
-    std::ofstream(path) << R"({"user_prefix": "Question: ", "user_suffix": "\n", "generation_prompt": "Answer:"})";
-    LoadOptions o;
-    o.dtype = DType::kFloat32;
-    o.progress = false;
-    o.chat_template_file = path;
-    return Model::load(test::tiny_model(), o);
-  }();
-  return m;
-}
+using test::tiny;
+using test::tiny_chat;
 
 const std::vector<std::string> kPos = {"Once upon a time there was a dog", "The dog ran fast", "A big dog barked"};
 const std::vector<std::string> kNeg = {"Lily liked her cat", "The cat slept all day", "Tom and his cat played",

@@ -11,24 +11,13 @@
 #include "steer/model.h"
 #include "steer/prompts.h"
 #include "test_paths.h"
+#include "tiny_models.h"
 
 namespace steer {
 namespace {
 
-std::shared_ptr<Model> tiny_chat() {
-  static std::shared_ptr<Model> m = [] {
-    std::string path =
-        (std::filesystem::temp_directory_path() / ("steer-tiny-template2-" + std::to_string(::getpid()) + ".json"))
-            .string();
-    std::ofstream(path) << R"({"user_prefix": "Question: ", "user_suffix": "\n", "generation_prompt": "Answer:"})";
-    LoadOptions o;
-    o.dtype = DType::kFloat32;
-    o.progress = false;
-    o.chat_template_file = path;
-    return Model::load(test::tiny_model(), o);
-  }();
-  return m;
-}
+using test::tiny;
+using test::tiny_chat;
 
 TEST(ExtractSets, MeanDiffAndPcaRecordDatasets) {
   auto m = tiny_chat();

@@ -7,19 +7,13 @@
 #include "steer/model.h"
 #include "steer/tokenizer.h"
 #include "test_paths.h"
+#include "tiny_models.h"
 
 namespace steer {
 namespace {
 
-std::shared_ptr<Model> tiny() {
-  static std::shared_ptr<Model> m = [] {
-    LoadOptions o;
-    o.dtype = DType::kFloat32;
-    o.progress = false;
-    return Model::load(test::tiny_model(), o);
-  }();
-  return m;
-}
+using test::tiny;
+using test::tiny_chat;
 
 double max_rel_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>() / std::max(1e-12, b.abs().max().item<double>());
