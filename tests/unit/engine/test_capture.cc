@@ -12,6 +12,7 @@
 #include "steer/generate.h"
 #include "steer/model.h"
 #include "steer/tokenizer.h"
+#include "test_errors.h"
 #include "test_paths.h"
 #include "tiny_models.h"
 
@@ -197,14 +198,7 @@ TEST(Capture, SaveLoadAndMerge) {
   std::filesystem::remove(path);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Capture, Errors) {
   auto m = tiny();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "test_errors.h"
 #include "models/config.h"
 #include "steer/directions.h"
 
@@ -20,14 +21,7 @@ DirectionSet make(std::map<int, at::Tensor> v, SiteKind site = SiteKind::kResidP
   return DirectionSet(m, std::move(v));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(DirectionSet, ConstructionInfersDModelAndCopies) {
   at::Tensor a = vec({3, 4});

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "test_errors.h"
 #include "io/mmap_file.h"
 #include "steer/capture.h"
 #include "steer/directions.h"
@@ -73,14 +74,7 @@ void expect_same_set(const DirectionSet& a, const DirectionSet& b) {
   for (int l : a.layers()) EXPECT_TRUE(bitwise_equal(a.at_layer(l), b.at_layer(l))) << "layer " << l;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(VectorFiles, SafetensorsRoundTripIsBitwise) {
   DirectionSet s = fixture_set(SiteKind::kResidPre, {0, 3, 7});
