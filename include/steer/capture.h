@@ -64,6 +64,10 @@ struct CaptureOptions {
   CapturePositions positions;    // default: the last prompt token
   bool keep_examples = false;    // also keep every example's activations (float32)
   int batch_size = 16;
+  // Run a batch's common prefix (e.g. the chat template's system prompt) once and share its
+  // keys/values (Model::run_prefix). Needs `hooks` that act alike on every row; results equal
+  // the unshared pass up to float rounding (the prefix runs at batch 1).
+  bool share_prefix = true;
   bool progress = true;          // a progress bar with ETA on stderr
   std::string label = "capture";
 };

@@ -65,9 +65,19 @@ class Model {
   // appended; without one the forward must cover the whole sequence at once.
   // Returns float32 logits as `mode` says (undefined for kNone).
   // stop_after_layer ≥ 0 ends the pass after that block (activation capture that needs no
-  // deeper layers); it requires LogitsMode::kNone.
+  // deeper layers); it requires LogitsMode::kNone, and the cache of deeper layers is left unset,
+  // so such a state is not continued.
   at::Tensor forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks = nullptr,
                      LogitsMode mode = LogitsMode::kLast, int stop_after_layer = -1) const;
+
+  // The shared-prefix pass of a batch whose rows all begin with `prefix_ids` (models/batch.h,
+  // make_batch_after_prefix): runs them once, as one row, into a cache of exactly their length.
+  // Hooks see that row with the given prompt_len and instruction_end (pass the batch's shortest),
+  // so the pass is valid for hooks that treat prefix tokens alike in every row: row-independent
+  // interventions, and captures of positions after the prefix (shared_prefix_length keeps the
+  // prefix before every instruction start and the positions read).
+  BatchState run_prefix(const std::vector<int32_t>& prefix_ids, const HookSet* hooks, int64_t prompt_len,
+                        int64_t instruction_end, int stop_after_layer = -1) const;
 
   // Allocates a KV cache for `capacity` slots (padding included) in `state`.
   void allocate_cache(BatchState& state, int64_t capacity) const;

@@ -77,17 +77,16 @@ at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const Hoo
          "allocate a larger cache (max new tokens too large?)");
   if (!state.cached() && state.length != 0)
     fail("forward: a batch without a KV cache must be run in one forward");
-  if (stop_after_layer >= 0 && (mode != LogitsMode::kNone || state.cached()))
-    fail("forward: stop_after_layer needs LogitsMode::kNone and no KV cache (deeper layers are skipped)");
+  if (stop_after_layer >= 0 && mode != LogitsMode::kNone)
+    fail("forward: stop_after_layer needs LogitsMode::kNone (deeper layers are skipped)");
   if (hooks && !hooks->empty() && hooks->n_layers() != c.n_layers)
     fail("forward: hook set was made for " + std::to_string(hooks->n_layers()) + " layers, model has " +
          std::to_string(c.n_layers));
   const at::ScalarType dt = weights_.embed.scalar_type();
 
   at::Tensor q_pos = slot_positions(state, T);  // [B, T]
-  at::Tensor k_pos = state.cached() ? slot_positions(BatchState{state.batch, state.pad, {}, {}, 0}, state.length + T)
-                                    : q_pos;    // [B, S]
-  HookContext ctx{Site{}, &state, q_pos, state.length == 0};
+  at::Tensor k_pos = state.cached() ? slot_positions(state, state.length + T, 0) : q_pos;  // [B, S]
+  HookContext ctx{Site{}, &state, q_pos, state.at_prompt()};
 
   // Masks and rope tables shared by all layers of a kind (global / local).
   at::Tensor mask_global = attention_mask(q_pos, k_pos, 0, dt);
@@ -134,6 +133,18 @@ at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const Hoo
   at::Tensor logits = at::linear(x, weights_.lm_head).to(at::kFloat);  // [B, T|1, vocab]
   if (c.final_softcap > 0) logits = at::tanh(logits / c.final_softcap) * c.final_softcap;
   return mode == LogitsMode::kLast ? logits.squeeze(1) : logits;
+}
+
+BatchState Model::run_prefix(const std::vector<int32_t>& prefix_ids, const HookSet* hooks, int64_t prompt_len,
+                             int64_t instruction_end, int stop_after_layer) const {
+  if (prefix_ids.empty()) fail("run_prefix: empty prefix");
+  BatchState state;
+  at::Tensor tokens = make_batch({prefix_ids}, pad_id(), state);
+  state.prompt_len[0] = std::max<int64_t>(prompt_len, prefix_ids.size());
+  state.instruction_end[0] = instruction_end;
+  allocate_cache(state, prefix_ids.size());
+  forward(tokens, state, hooks, LogitsMode::kNone, stop_after_layer);
+  return state;
 }
 
 at::Tensor Model::attention(int l, const at::Tensor& h, BatchState& state, const at::Tensor& mask,

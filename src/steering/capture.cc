@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -364,9 +365,30 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
       ids.push_back(prompts[r].ids);
       starts.push_back(prompts[r].instruction_end);
     }
+    // The batch's shared prefix (the template's system prompt and user header) runs once, as
+    // one row, when no position read lies in it; its keys/values then serve every row.
+    int64_t keep_last = 1, first_read = std::numeric_limits<int64_t>::max();
+    if (pos.mode == CapturePositions::Mode::kExplicit)
+      for (int64_t i : pos.indices) i < 0 ? keep_last = std::max(keep_last, -i) : first_read = std::min(first_read, i);
+    int64_t prefix = 0;
+    if (options.share_prefix && pos.mode != CapturePositions::Mode::kPromptMean)
+      prefix = std::min(shared_prefix_length(ids, starts, keep_last), first_read);
+    const int deepest = layers.back();
     BatchState state;
-    at::Tensor tokens = make_batch(ids, model.pad_id(), state, starts);
-    const int64_t T = tokens.size(1);
+    at::Tensor tokens;
+    if (prefix >= 4) {
+      std::vector<int32_t> prefix_ids(ids[0].begin(), ids[0].begin() + prefix);
+      int64_t shortest = ids[0].size(), first_instruction = starts[0];
+      for (size_t b = 0; b < ids.size(); ++b) {
+        shortest = std::min<int64_t>(shortest, ids[b].size());
+        first_instruction = std::min(first_instruction, starts[b]);
+      }
+      BatchState head = model.run_prefix(prefix_ids, hooks, shortest, first_instruction, deepest);
+      tokens = make_batch_after_prefix(head, prefix_ids, ids, model.pad_id(), state, starts, 0);
+    } else {
+      tokens = make_batch(ids, model.pad_id(), state, starts);
+    }
+    const int64_t T = tokens.size(1), first_slot = state.length;
     batch.gather = at::Tensor();
     batch.weights = at::Tensor();
     if (pos.mode == CapturePositions::Mode::kExplicit) {
@@ -375,7 +397,7 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
       for (int64_t b = 0; b < B; ++b)
         for (int64_t p = 0; p < P; ++p) {
           int64_t i = pos.indices[p];
-          g[b][p] = state.pad[b] + (i < 0 ? state.prompt_len[b] + i : i);
+          g[b][p] = state.slot(b, i < 0 ? state.prompt_len[b] + i : i) - first_slot;
         }
     } else {
       batch.weights = at::zeros({B, 1, T}, at::kDouble);
@@ -383,10 +405,9 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
       for (int64_t b = 0; b < B; ++b) {
         int64_t from = pos.mode == CapturePositions::Mode::kPromptMean ? 0 : state.instruction_end[b];
         int64_t n = state.prompt_len[b] - from;
-        for (int64_t t = from; t < state.prompt_len[b]; ++t) w[b][0][state.pad[b] + t] = 1.0 / double(n);
+        for (int64_t t = from; t < state.prompt_len[b]; ++t) w[b][0][state.slot(b, t) - first_slot] = 1.0 / double(n);
       }
     }
-    int deepest = layers.back();
     model.forward(tokens, state, &set, LogitsMode::kNone, deepest);
     acts.add_count(B);
     if (bar) bar->advance(B);

@@ -45,17 +45,14 @@ Selection select_tokens(const PositionSelector& positions, const RowFilter& rows
   const BatchState& st = *ctx.state;
   const int64_t B = x.size(0), T = x.size(1), start = st.length;
   // Decode steps of an every-position intervention: no padding can be in range, nothing to decide.
-  if (rows.all() && positions.kind == PositionSelector::Kind::kAll) {
-    bool padding = false;
-    for (int64_t b = 0; b < B && !padding; ++b) padding = st.pad[b] > start;
-    if (!padding) return {Selection::Kind::kAll, {}};
-  }
+  if (rows.all() && positions.kind == PositionSelector::Kind::kAll && !st.padding_in(start, start + T))
+    return {Selection::Kind::kAll, {}};
   std::vector<uint8_t> keep(size_t(B * T), 0);
   int64_t count = 0;
   for (int64_t b = 0; b < B; ++b) {
     if (!rows.has(b)) continue;
     for (int64_t t = 0; t < T; ++t) {
-      int64_t pos = start + t - st.pad[b];
+      int64_t pos = st.position(b, start + t);
       if (pos >= 0 && selected(positions, st, b, pos)) {
         keep[b * T + t] = 1;
         ++count;

@@ -2,8 +2,9 @@
 // (padding, prompt lengths, instruction ends) so that the common cases cost no tensor work:
 // nothing selected (the hook returns), every token selected (no mask), or a mix (a mask).
 //
-// Position of row b's token at slot s is s − pad[b] (negative = padding), the same rule as
-// slot_positions() and HookContext::mask(); a unit test holds the two to each other.
+// Position of row b's token at slot s is BatchState::position (s − pad[b], negative = padding,
+// and the shared-prefix rule), the same rule as slot_positions() and HookContext::mask(); a unit
+// test holds the two to each other.
 #pragma once
 #include <ATen/core/Tensor.h>
 
