@@ -146,6 +146,10 @@ std::vector<StereoItem> load_stereoset(const std::string& path);
 // harmless ≥ 160, each A/B set ≥ 40 with the matching answer split evenly over (A) and (B).
 PromptSet default_harmful();
 PromptSet default_harmless();
+// The project's plain harmless text (data/prompts/harmless_text.json): ≥ 40 short explanatory
+// paragraphs on everyday topics, for the language-model loss on ordinary text (the paper's
+// Pile loss; steer::text_loss).
+std::vector<std::string> default_harmless_text();
 // behaviour: "refusal" or "sycophancy" (see default_ab_behaviours()); throws otherwise.
 ABSet default_ab(const std::string& behaviour);
 const std::vector<std::string>& default_ab_behaviours();

@@ -33,6 +33,15 @@ PromptSet default_harmless() {
   return builtin_prompts("harmless.json");
 }
 
+std::vector<std::string> default_harmless_text() {
+  PromptFormat format;
+  format.format = FileFormat::kJson;
+  format.field = "text";
+  format.category_field = "topic";
+  return parse_prompts(embedded("harmless_text.json"), "builtin:data/prompts/harmless_text.json", format)
+      .instructions();
+}
+
 const std::vector<std::string>& default_ab_behaviours() {
   static const std::vector<std::string> kBehaviours = {"refusal", "sycophancy"};
   return kBehaviours;

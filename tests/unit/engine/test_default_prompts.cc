@@ -66,6 +66,21 @@ TEST(DefaultPrompts, SizesCategoriesAndNoDuplicates) {
   for (const Prompt& p : default_harmless().items) EXPECT_FALSE(h.count(normalize(p.instruction)));
 }
 
+TEST(DefaultPrompts, HarmlessTextParagraphs) {
+  std::vector<std::string> texts = default_harmless_text();
+  EXPECT_GE(texts.size(), 40u);
+  std::set<std::string> seen;
+  for (const std::string& t : texts) {
+    EXPECT_TRUE(seen.insert(normalize(t)).second) << "duplicate: " << t;
+    size_t sentences = 0;
+    for (size_t i = 0; i < t.size(); ++i)
+      sentences += (t[i] == '.' || t[i] == '!' || t[i] == '?') && (i + 1 == t.size() || t[i + 1] == ' ');
+    EXPECT_GE(sentences, 3u) << t;
+    EXPECT_LE(sentences, 5u) << t;
+    EXPECT_EQ(t.find('\n'), std::string::npos) << t;
+  }
+}
+
 TEST(DefaultPrompts, AbSetsAreBalancedCaaFormat) {
   for (const std::string& b : default_ab_behaviours()) {
     ABSet set = default_ab(b);
@@ -95,6 +110,12 @@ TEST(DefaultPrompts, EmbeddedCopiesEqualTheFiles) {
                              {"harmless.json", default_harmless().sha256},
                              {"caa_refusal_ab.json", default_ab("refusal").sha256},
                              {"caa_sycophancy_ab.json", default_ab("sycophancy").sha256}};
+  {
+    // default_harmless_text returns strings, so compare the parsed file instead of a hash.
+    PromptFormat f;
+    f.field = "text";
+    EXPECT_EQ(load_prompts(prompts_dir() + "harmless_text.json", f).instructions(), default_harmless_text());
+  }
   for (const Case& c : cases) {
     std::string bytes = read_file_bytes(prompts_dir() + c.file, "default prompt file");
     EXPECT_EQ(c.sha, sha256_hex(bytes)) << c.file << " (re-run cmake to re-embed it)";
@@ -151,6 +172,19 @@ TEST(DefaultPrompts, NothingCopiedFromThePublicDatasets) {
   };
   for (const Prompt& p : default_harmful().items) check(p.instruction, "harmful.json");
   for (const Prompt& p : default_harmless().items) check(p.instruction, "harmless.json");
+  // The plain-text paragraphs, whole and sentence by sentence.
+  for (const std::string& para : default_harmless_text()) {
+    check(para, "harmless_text.json");
+    size_t start = 0;
+    while (start < para.size()) {
+      size_t end = para.find_first_of(".!?", start);
+      end = end == std::string::npos ? para.size() : end + 1;
+      std::string sentence = para.substr(start, end - start);
+      sentence.erase(0, sentence.find_first_not_of(' '));
+      if (!sentence.empty()) check(sentence, "harmless_text.json");
+      start = end;
+    }
+  }
   for (const std::string& b : default_ab_behaviours()) {
     for (const ABItem& it : default_ab(b).items) {
       check(it.question, b);

@@ -1,0 +1,97 @@
+// Teacher-forced cross-entropy of a continuation (the paper's loss on Alpaca responses) and of
+// plain text (its Pile loss). Sequences run in left-padded batches; only the logits of the
+// slots that predict a scored token get a log-softmax, so memory stays at one [seq, vocab]
+// float32 copy per row on top of the forward's own logits.
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "steer/generate.h"
+#include "steer/metrics.h"
+#include "steer/model.h"
+#include "steer/tokenizer.h"
+
+namespace steer {
+
+LossResult continuation_loss(const Model& model, const std::vector<EncodedPrompt>& prompts,
+                             const std::vector<std::vector<int32_t>>& targets, const HookSet* hooks,
+                             int batch_size, bool progress) {
+  if (prompts.size() != targets.size())
+    fail("continuation_loss: " + std::to_string(prompts.size()) + " prompts but " +
+         std::to_string(targets.size()) + " targets");
+  if (batch_size < 1) fail("continuation_loss: batch size must be ≥ 1, got " + std::to_string(batch_size));
+  const int64_t vocab = model.config().vocab_size;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    if (prompts[i].ids.empty())
+      fail("continuation_loss: prompt " + std::to_string(i) + " has no tokens",
+           "a target needs at least one token before it (BOS or the chat prompt)");
+    for (int32_t t : targets[i])
+      if (t < 0 || t >= vocab)
+        fail("continuation_loss: target " + std::to_string(i) + " has token " + std::to_string(t) +
+             " outside the vocabulary of " + std::to_string(vocab));
+  }
+
+  LossResult out;
+  out.per_example.assign(prompts.size(), std::numeric_limits<double>::quiet_NaN());
+  double total = 0;
+  std::unique_ptr<Progress> bar;
+  if (progress) bar = std::make_unique<Progress>("loss", int64_t(prompts.size()), "seq");
+
+  for (size_t begin = 0; begin < prompts.size(); begin += batch_size) {
+    const size_t end = std::min(prompts.size(), begin + size_t(batch_size));
+    std::vector<std::vector<int32_t>> seqs;
+    std::vector<int64_t> starts;
+    for (size_t i = begin; i < end; ++i) {
+      std::vector<int32_t> s = prompts[i].ids;
+      s.insert(s.end(), targets[i].begin(), targets[i].end());
+      seqs.push_back(std::move(s));
+      starts.push_back(prompts[i].instruction_end);
+    }
+    BatchState state;
+    at::Tensor tokens = make_batch(seqs, model.pad_id(), state, starts);
+    at::Tensor logits = model.forward(tokens, state, hooks, LogitsMode::kAll);  // [B, S, vocab] float32
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t b = int64_t(i - begin);
+      const int64_t n = int64_t(targets[i].size());
+      if (n == 0) continue;
+      // Target token j sits at slot pad + P + j and is predicted by the slot before it.
+      const int64_t first = state.pad[b] + int64_t(prompts[i].ids.size()) - 1;
+      at::Tensor logp = logits[b].narrow(0, first, n).to(at::kFloat).log_softmax(-1);  // [n, vocab]
+      std::vector<int64_t> ids(targets[i].begin(), targets[i].end());
+      at::Tensor idx = at::tensor(ids, at::kLong).to(logp.device()).unsqueeze(1);       // [n, 1]
+      const double nll = -logp.gather(1, idx).to(at::kDouble).sum().item<double>();
+      out.per_example[i] = nll / double(n);
+      total += nll;
+      out.tokens += n;
+    }
+    if (bar) bar->advance(int64_t(end - begin));
+  }
+  if (bar) bar->finish();
+  out.mean_ce = out.tokens > 0 ? total / double(out.tokens) : std::numeric_limits<double>::quiet_NaN();
+  return out;
+}
+
+LossResult text_loss(const Model& model, const std::vector<std::string>& texts, const HookSet* hooks,
+                     int batch_size, bool progress, int max_tokens) {
+  if (max_tokens < 2) fail("text_loss: max tokens must be ≥ 2, got " + std::to_string(max_tokens));
+  const Tokenizer& tok = model.tokenizer();
+  std::vector<EncodedPrompt> prompts;
+  std::vector<std::vector<int32_t>> targets;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::vector<int32_t> ids = tok.encode(texts[i], tok.add_bos_default());
+    if (ids.empty()) fail("text_loss: text " + std::to_string(i) + " encodes to no tokens", "drop empty texts");
+    if (int64_t(ids.size()) > max_tokens) ids.resize(max_tokens);
+    EncodedPrompt p;
+    p.ids = {ids[0]};
+    p.instruction_end = 1;
+    prompts.push_back(std::move(p));
+    targets.emplace_back(ids.begin() + 1, ids.end());
+  }
+  return continuation_loss(model, prompts, targets, hooks, batch_size, progress);
+}
+
+}  // namespace steer
