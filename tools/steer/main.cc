@@ -48,6 +48,19 @@ static const std::vector<Verb>& verbs() {
        setup_convert},
       {"vectors", "Inspect vector files: `steer vectors info FILE` shows kind, site, layers, norms and metadata",
        "steer vectors info sycophancy.gguf\n  steer vectors info refusal.safetensors --json", setup_vectors},
+      {"refusal", "Find a model's refusal direction (Arditi et al.): candidates at every layer × post-instruction "
+                  "position, bypass/induce/KL selection, evaluation, into a run folder",
+       "steer refusal smollm2-135m -o runs/smollm2\n"
+       "  steer refusal qwen2.5-coder-0.5b -o runs/qwen --harmful-test "
+       "../shared/data/refusal_direction/dataset/processed/harmbench_test.json\n"
+       "  steer refusal smollm2-135m --n-train 32 --n-val 16 --no-eval --skip-pruned -o runs/quick",
+       setup_refusal},
+      {"eval-refusal", "Evaluate a refusal direction: completions under baseline / ablation / ±r addition, "
+                       "substring + first-token (+ local model) judges, KL and cross-entropy",
+       "steer eval-refusal smollm2-135m --direction runs/smollm2/direction.safetensors -o runs/smollm2/eval\n"
+       "  steer eval-refusal qwen2.5-coder-0.5b -d runs/qwen/direction.safetensors --harmful "
+       "../shared/data/refusal_direction/dataset/processed/harmbench_test.json --n 64 -o runs/qwen/harmbench",
+       setup_eval_refusal},
   };
   return table;
 }

@@ -1,0 +1,101 @@
+// steer refusal: the refusal-direction pipeline of Arditi et al. 2024 on one model — sample and
+// filter prompts, read every candidate direction, score and select one, evaluate it — into a
+// run folder (see steer/refusal.h). With no prompt files it uses the project's own sets.
+#include <cstdio>
+#include <iostream>
+
+#include "cli.h"
+#include "core/error.h"
+#include "pipelines/refusal_report.h"
+#include "core/model_cache.h"
+#include "prompt_args.h"
+#include "refusal_args.h"
+#include "steer/refusal.h"
+
+namespace steer::cli {
+
+std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
+  struct Opts {
+    std::string model = kDefaultModelName, harmful, harmless, harmful_test, harmless_test, output = "runs/refusal",
+                chat_template;
+    size_t n_train = 128, n_val = 32, n_test = 32;
+    uint64_t seed = 42;
+    bool no_filter = false, no_eval = false, skip_pruned = false;
+    int batch_size = 32;
+    double kl_threshold = 0.1, prune = 0.2, induce_threshold = 0.0;
+    RefusalEvalArgs eval;
+    PromptFileOptions files;
+  };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("model", o->model, "Model: default model name, .gguf or HF directory")->capture_default_str();
+  sub.add_option("--harmful", o->harmful, "Harmful prompt pool (default builtin:harmful, the project's own set)");
+  sub.add_option("--harmless", o->harmless, "Harmless prompt pool (default builtin:harmless)");
+  sub.add_option("--harmful-test", o->harmful_test,
+                 "Harmful prompts to evaluate on (default: the pool's prompts not used for train/val), "
+                 "e.g. ../shared/data/refusal_direction/dataset/processed/harmbench_test.json");
+  sub.add_option("--harmless-test", o->harmless_test, "Harmless prompts to evaluate on (default: the pool's leftovers)");
+  o->files.add_to(sub);
+  sub.add_option("--n-train", o->n_train, "Train prompts per side, before filtering")->capture_default_str();
+  sub.add_option("--n-val", o->n_val, "Val prompts per side, before filtering")->capture_default_str();
+  sub.add_option("--n-test", o->n_test, "Test prompts per side (at most)")->capture_default_str();
+  sub.add_option("--seed", o->seed, "Sampling seed (Python random.seed semantics, as the paper's code)")
+      ->capture_default_str();
+  sub.add_flag("--no-filter", o->no_filter,
+               "Keep every sampled prompt (default: keep harmful prompts with refusal score > 0, harmless < 0)");
+  sub.add_option("--kl-threshold", o->kl_threshold, "Drop candidates whose KL is above this")->capture_default_str();
+  sub.add_option("--prune-layers", o->prune, "Drop candidates in the last fraction of layers")->capture_default_str();
+  sub.add_option("--induce-threshold", o->induce_threshold, "Drop candidates whose induce score is below this")
+      ->capture_default_str();
+  sub.add_flag("--skip-pruned", o->skip_pruned, "Do not score the layers pruned anyway (faster; plots lack them)");
+  sub.add_option("--batch-size", o->batch_size, "Prompts per forward pass")->capture_default_str();
+  sub.add_flag("--no-eval", o->no_eval, "Stop after selection");
+  o->eval.add_to(sub);
+  sub.add_option("--chat-template", o->chat_template, "A chat template file overriding the model's");
+  sub.add_option("-o,--output", o->output, "Run folder")->capture_default_str();
+
+  return [o, &global]() {
+    RefusalPipelineOptions opt;
+    // Data before the model: a bad file fails fast.
+    if (!o->harmful.empty()) opt.harmful = o->files.load(o->harmful, "--harmful");
+    if (!o->harmless.empty()) opt.harmless = o->files.load(o->harmless, "--harmless");
+    if (!o->harmful_test.empty()) opt.harmful_test = o->files.load(o->harmful_test, "--harmful-test");
+    if (!o->harmless_test.empty()) opt.harmless_test = o->files.load(o->harmless_test, "--harmless-test");
+    opt.n_train = o->n_train;
+    opt.n_val = o->n_val;
+    opt.n_test = o->n_test;
+    opt.seed = o->seed;
+    opt.filter = !o->no_filter;
+    opt.batch_size = o->batch_size;
+    opt.progress = !global.quiet;
+    opt.evaluate = !o->no_eval;
+    opt.selection.kl_threshold = o->kl_threshold;
+    opt.selection.prune_layer_fraction = o->prune;
+    opt.selection.induce_threshold = o->induce_threshold;
+    opt.selection.score_pruned_layers = !o->skip_pruned;
+    opt.selection.batch_size = o->batch_size;
+
+    auto model = load_model(o->model, global, o->chat_template);
+    std::unique_ptr<LocalJudge> judge = o->eval.apply(opt.eval, global);
+    opt.refusal_tokens = o->eval.refusal_tokens;
+    RefusalRun run = run_refusal_pipeline(*model, opt, o->output);
+
+    const nlohmann::json& m = run.metadata;
+    std::cout << "refusal tokens: " << m["refusal_tokens"].dump() << "\n";
+    std::cout << "prompts: " << m["prompts"].dump() << "\n";
+    std::printf("baseline refusal score: harmful val %.3f, harmless val %.3f\n", run.selection.baseline_harmful,
+                run.selection.baseline_harmless);
+    if (run.selection.best < 0) {
+      std::cout << "every candidate was filtered out — see " << o->output << "/candidates.csv for why\n";
+      return 1;
+    }
+    const CandidateScore& b = run.selection.candidates[run.selection.best];
+    std::printf("selected: position %lld, layer %d (bypass %.3f, induce %.3f, KL %.4f); selection took %.0f s\n",
+                (long long)b.position, b.layer, b.bypass, b.induce, b.kl, run.selection.seconds);
+    if (run.eval) std::cout << "\n" << refusal_summary_markdown(*run.eval) << "\n";
+    std::cout << "wrote " << o->output << "/ (direction.safetensors, direction.gguf, candidates.csv, *.svg, "
+              << (run.eval ? "summary.json, report.html, " : "") << "metadata.json)\n";
+    return 0;
+  };
+}
+
+}  // namespace steer::cli
