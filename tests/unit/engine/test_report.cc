@@ -168,6 +168,15 @@ TEST(HeatmapSvg, DivergingSequentialAnnotationsAndGaps) {
   EXPECT_NE(s2.find("#f7fbff"), std::string::npos);  // sequential: lightest at the minimum
   EXPECT_NE(s2.find("#08306b"), std::string::npos);  // darkest at the maximum
   EXPECT_EQ(s2.find("#b2182b"), std::string::npos);
+  EXPECT_NE(s2.find("fill=\"url(#steer-cmap-blues)\""), std::string::npos);
+  EXPECT_NE(svg.find("fill=\"url(#steer-cmap-rdbu)\""), std::string::npos);
+  Heatmap neg = seq;  // all ≤ 0: dark = most negative
+  for (auto& row : neg.values)
+    for (double& v : row) v = -v;
+  std::string s4 = render_svg(neg);
+  EXPECT_NE(s4.find("url(#steer-cmap-blues-r)"), std::string::npos);
+  EXPECT_NE(s4.find("<title>layer 2 / -1: -0.80</title></rect>"), std::string::npos);
+  EXPECT_NE(s4.find("fill=\"#08306b\"><title>layer 2 / -1"), std::string::npos);
 
   Heatmap big;  // many small cells: no annotations
   for (int r = 0; r < 30; ++r) big.values.push_back(std::vector<double>(40, double(r)));
@@ -275,7 +284,7 @@ TEST(ReportExamples, WriteWhenAsked) {
   if (!dir) GTEST_SKIP() << "set STEER_REPORT_EXAMPLES=<dir> to write example SVGs";
   write_text_file_atomic(std::string(dir) + "/line.svg", render_svg(example_chart()));
   Heatmap h;
-  h.title = "KL divergence by layer and position";
+  h.title = "Refusal score change by layer and position";
   h.x_label = "position";
   h.y_label = "layer";
   for (int p = -5; p <= -1; ++p) h.col_labels.push_back(std::to_string(p));
