@@ -184,6 +184,11 @@ TEST(HeatmapSvg, DivergingSequentialAnnotationsAndGaps) {
   EXPECT_EQ(xml_problem(s3), "");
   EXPECT_EQ(s3.find("class=\"values\""), std::string::npos);
 
+  EXPECT_EQ(xml_problem(render_svg(Heatmap{})), "");  // empty: a frame, no crash
+  Heatmap allnan = h;
+  for (auto& row : allnan.values) row.assign(3, NAN);
+  EXPECT_EQ(render_svg(allnan).find("nan"), std::string::npos);
+
   Heatmap ragged = h;
   ragged.values[1].pop_back();
   EXPECT_NE(error_of([&] { render_svg(ragged); }).find("row 1 has 2 values"), std::string::npos);
@@ -205,6 +210,7 @@ TEST(BarChartSvg, GroupedBars) {
   EXPECT_EQ(count(svg, "<rect x=") - 1 /*background*/ - 2 /*legend*/, 5u);  // the NaN bar is absent
   for (const char* s : {"baseline", "ablated", "jailbreak", "fraction refused"}) EXPECT_NE(svg.find(s), std::string::npos);
   EXPECT_EQ(svg.find("nan"), std::string::npos);
+  EXPECT_EQ(xml_problem(render_svg(BarChart{})), "");
   b.series[0].values.pop_back();
   EXPECT_NE(error_of([&] { render_svg(b); }).find("has 2 values for 3 categories"), std::string::npos);
 }
