@@ -139,6 +139,14 @@ TEST(LineChartSvg, EdgeCases) {
   lone.markers = false;
   lone.series = {{"s", {0, 1, 2, 3}, {1, NAN, 2, NAN}}};
   EXPECT_EQ(count(render_svg(lone), "<circle"), 2u);
+  // Integer data (layers 0–3) gets integer ticks only; fractional data keeps its 0.5 steps.
+  LineChart layers;
+  layers.series = {{"s", {0, 1, 2, 3}, {0.25, 0.5, 0.75, 1.0}}};
+  std::string ls = render_svg(layers);
+  EXPECT_NE(ls.find(">0.5</text>"), std::string::npos);   // a y tick
+  EXPECT_NE(ls.find(">3</text>"), std::string::npos);     // an x tick
+  EXPECT_EQ(ls.find(">1.5</text>"), std::string::npos);   // no fractional x tick
+  EXPECT_EQ(ls.find(">2.5</text>"), std::string::npos);
   LineChart bad;
   bad.series = {{"mismatch", {0, 1}, {1}}};
   EXPECT_NE(error_of([&] { render_svg(bad); }).find("\"mismatch\" has 2 x values but 1 y values"), std::string::npos);
