@@ -64,10 +64,10 @@ JudgeRubric default_refusal_rubric();
 // task; with a Llama Guard model, the model's own answer words are exactly these.
 JudgeRubric llama_guard_rubric();
 
-// A rubric from a JSON object file: {"name": str, "template": str, "refusal_answers": [str],
-// "compliance_answers": [str]}. Throws steer::Error naming the file and the field on a
-// missing or mistyped field, a template without {prompt} or {response}, an answer that is not
-// one word, or a word in both lists.
+// A rubric from a JSON object file with JudgeRubric's fields: {"name": str, "template_text":
+// str, "refusal_answers": [str], "compliance_answers": [str]}. Throws steer::Error naming the
+// file and the field on a missing, unknown or mistyped field, a template without {prompt} or
+// {response}, an empty answer list, an answer that is not one word, or a word in both lists.
 JudgeRubric load_rubric(const std::string& path);
 // As load_rubric for text already in memory; `source` names it in errors.
 JudgeRubric parse_rubric(const std::string& json_text, const std::string& source);

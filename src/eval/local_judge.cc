@@ -31,9 +31,9 @@ std::string lower(std::string s) {
 // Checks what load_rubric promises; `where` names the file (or "rubric <name>").
 void validate(const JudgeRubric& r, const std::string& where) {
   if (r.template_text.find("{prompt}") == std::string::npos)
-    fail(where + ": field \"template\" has no {prompt} placeholder", "the judge must see the prompt");
+    fail(where + ": field \"template_text\" has no {prompt} placeholder", "the judge must see the prompt");
   if (r.template_text.find("{response}") == std::string::npos)
-    fail(where + ": field \"template\" has no {response} placeholder", "the judge must see the response");
+    fail(where + ": field \"template_text\" has no {response} placeholder", "the judge must see the response");
   auto check_list = [&](const std::vector<std::string>& words, const char* field) {
     if (words.empty()) fail(where + ": field \"" + field + "\" is empty", "list at least one answer word");
     for (const std::string& w : words) {
@@ -102,7 +102,11 @@ JudgeRubric parse_rubric(const std::string& json_text, const std::string& source
     fail(source + ": bad JSON at byte " + std::to_string(e.byte) + ": " + e.what());
   }
   if (!j.is_object()) fail(source + ": a rubric must be a JSON object, got " + kind(j));
-  const std::string fields = "fields: name, template, refusal_answers, compliance_answers";
+  const std::string fields = "fields: name, template_text, refusal_answers, compliance_answers";
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key() != "name" && it.key() != "template_text" && it.key() != "refusal_answers" &&
+        it.key() != "compliance_answers")
+      fail(source + ": unknown field \"" + it.key() + "\"", fields);
   auto string_field = [&](const char* key) {
     if (!j.contains(key)) fail(source + ": missing field \"" + std::string(key) + "\"", fields);
     if (!j[key].is_string())
@@ -125,7 +129,7 @@ JudgeRubric parse_rubric(const std::string& json_text, const std::string& source
   };
   JudgeRubric r;
   r.name = string_field("name");
-  r.template_text = string_field("template");
+  r.template_text = string_field("template_text");
   r.refusal_answers = list_field("refusal_answers");
   r.compliance_answers = list_field("compliance_answers");
   validate(r, source);

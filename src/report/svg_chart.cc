@@ -50,6 +50,17 @@ namespace {
 
 const std::vector<std::string> kRefDash = {"6 4", "2 3", "9 3 2 3"};
 
+// Ticks for an axis; when every value on it is an integer (layers, counts) the step is at
+// least 1, so a short range never gets "0.5" labels.
+std::vector<double> axis_ticks(double lo, double hi, int target, bool integers) {
+  std::vector<double> t = nice_ticks(lo, hi, target);
+  if (!integers || t[1] - t[0] >= 1) return t;
+  t.clear();
+  for (double v = std::floor(lo); v <= std::ceil(hi) + 0.5; v += 1) t.push_back(v);
+  if (t.size() < 2) t.push_back(t.back() + 1);
+  return t;
+}
+
 // Legend rows: a sample of the line (and marker) and the name; `top` is the first row's centre.
 struct LegendEntry {
   std::string name, colour, dash;
@@ -99,8 +110,16 @@ std::string render_svg(const LineChart& chart) {
         xlo = std::min(xlo, s.x[i]), xhi = std::max(xhi, s.x[i]);
         ylo = std::min(ylo, s.y[i]), yhi = std::max(yhi, s.y[i]);
       }
+  bool x_int = true, y_int = true;
+  for (const Series& s : chart.series)
+    for (size_t i = 0; i < s.x.size(); ++i)
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
+        x_int = x_int && s.x[i] == std::round(s.x[i]), y_int = y_int && s.y[i] == std::round(s.y[i]);
   for (const auto& h : chart.hlines)
-    if (std::isfinite(h.second)) ylo = std::min(ylo, h.second), yhi = std::max(yhi, h.second);
+    if (std::isfinite(h.second)) {
+      ylo = std::min(ylo, h.second), yhi = std::max(yhi, h.second);
+      y_int = y_int && h.second == std::round(h.second);
+    }
   if (!(xlo <= xhi)) xlo = 0, xhi = 1;
   if (!(ylo <= yhi)) ylo = 0, yhi = 1;
 
@@ -123,12 +142,12 @@ std::string render_svg(const LineChart& chart) {
   const double bottom = chart.x_label.empty() ? 32 : 54;
   double y_tick_w = 0;
   // Tick targets scale with the space: ~one x tick per 90 px, one y tick per 55 px.
-  std::vector<double> yt = nice_ticks(ylo, yhi, int((H - top - bottom) / 55) + 1);
+  std::vector<double> yt = axis_ticks(ylo, yhi, int((H - top - bottom) / 55) + 1, y_int);
   const double ystep = yt[1] - yt[0];
   for (double v : yt) y_tick_w = std::max(y_tick_w, svg::text_width(format_tick(v, ystep), 12));
   const double left = 10 + (chart.y_label.empty() ? 0 : 24) + y_tick_w + 8;
   const double x0 = left, x1 = W - right, y0 = top, y1 = H - bottom;
-  std::vector<double> xt = nice_ticks(xlo, xhi, int((x1 - x0) / 90) + 1);
+  std::vector<double> xt = axis_ticks(xlo, xhi, int((x1 - x0) / 90) + 1, x_int);
   const double xstep = xt[1] - xt[0];
   const double dxlo = xt.front(), dxhi = xt.back(), dylo = yt.front(), dyhi = yt.back();
   auto px = [&](double x) { return x0 + (x - dxlo) / (dxhi - dxlo) * (x1 - x0); };

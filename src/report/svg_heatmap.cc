@@ -142,7 +142,7 @@ std::string render_svg(const Heatmap& h) {
   const double bar_x = gx1 + 18, bar_w = 14;
   const double bar_h = std::max(gy1 - gy0, 120.0);
   const double W = bar_x + bar_w + 8 + tick_w + 12;
-  const double title_w = svg::text_width(h.title, 15) + gx0 + 12;
+  const double title_w = 1.12 * svg::text_width(h.title, 15) + gx0 + 16;  // bold runs wider
   const double width = std::max({W, title_w, 240.0});
   const double height = std::max(gy1, gy0 + bar_h) + col_band + (h.x_label.empty() ? 10 : 34);
 
@@ -198,17 +198,19 @@ std::string render_svg(const Heatmap& h) {
   }
   s += "</g>\n";
 
-  // Colour bar: 64 bands from bottom (low) to top (high), ticks on its right.
-  const int kBands = 64;
-  s += "<g class=\"colorbar\" shape-rendering=\"crispEdges\">\n";
-  for (int i = 0; i < kBands; ++i) {
-    double v = bar_lo + (bar_hi - bar_lo) * (i + 0.5) / kBands;
-    double y = gy0 + bar_h - (i + 1) * bar_h / kBands;
-    s += "<rect x=\"" + svg::num(bar_x) + "\" y=\"" + svg::num(y) + "\" width=\"" + svg::num(bar_w) + "\" height=\"" +
-         svg::num(bar_h / kBands + 0.5) + "\" fill=\"" + hex(cmap.at(v)) + "\"/>\n";
+  // Colour bar: a vertical gradient through the map's stops, low at the bottom. The id names
+  // the map, not the chart, so several heatmaps inlined in one HTML page share equal
+  // definitions instead of clashing.
+  const std::vector<Rgb>& stops = cmap.diverging ? kDiverging : kSequential;
+  const std::string grad = cmap.diverging ? "steer-cmap-rdbu" : cmap.negative ? "steer-cmap-blues-r" : "steer-cmap-blues";
+  s += "<defs><linearGradient id=\"" + grad + "\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">\n";
+  for (size_t i = 0; i < stops.size(); ++i) {
+    const Rgb& c = cmap.negative ? stops[stops.size() - 1 - i] : stops[i];
+    s += "<stop offset=\"" + svg::num(double(i) / double(stops.size() - 1)) + "\" stop-color=\"" + hex(c) + "\"/>\n";
   }
+  s += "</linearGradient></defs>\n<g class=\"colorbar\">\n";
   s += "<rect x=\"" + svg::num(bar_x) + "\" y=\"" + svg::num(gy0) + "\" width=\"" + svg::num(bar_w) + "\" height=\"" +
-       svg::num(bar_h) + "\" fill=\"none\" stroke=\"#888888\" stroke-width=\"1\"/>\n";
+       svg::num(bar_h) + "\" fill=\"url(#" + grad + ")\" stroke=\"#888888\" stroke-width=\"1\"/>\n";
   for (double t : bar_ticks) {
     double y = bar_hi > bar_lo ? gy0 + bar_h - (t - bar_lo) / (bar_hi - bar_lo) * bar_h : gy0 + bar_h / 2;
     s += "<line x1=\"" + svg::num(bar_x + bar_w) + "\" y1=\"" + svg::num(y) + "\" x2=\"" + svg::num(bar_x + bar_w + 4) +

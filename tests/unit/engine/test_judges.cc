@@ -107,7 +107,7 @@ std::string temp_file(const std::string& name, const std::string& text) {
 }
 
 TEST(Rubric, LoadFileAndErrorsNameFileAndField) {
-  std::string good = temp_file("good.json", R"({"name": "ok", "template": "Q: {prompt} A: {response}",
+  std::string good = temp_file("good.json", R"({"name": "ok", "template_text": "Q: {prompt} A: {response}",
       "refusal_answers": ["Refused", "declined"], "compliance_answers": ["complied"]})");
   JudgeRubric r = load_rubric(good);
   EXPECT_EQ(r.name, "ok");
@@ -117,19 +117,21 @@ TEST(Rubric, LoadFileAndErrorsNameFileAndField) {
   auto err = [](const std::string& text) { return error_of([&] { parse_rubric(text, "r.json"); }); };
   const std::string base = R"("name": "x", "refusal_answers": ["yes"], "compliance_answers": ["no"])";
   std::string e = err("{" + base + "}");
-  EXPECT_NE(e.find("r.json: missing field \"template\""), std::string::npos) << e;
-  e = err(R"({"name": "x", "template": "{prompt} {response}", "refusal_answers": "yes", "compliance_answers": ["no"]})");
+  EXPECT_NE(e.find("r.json: missing field \"template_text\""), std::string::npos) << e;
+  e = err(R"({"name": "x", "template_text": "{prompt} {response}", "refusal_answers": "yes", "compliance_answers": ["no"]})");
   EXPECT_NE(e.find("field \"refusal_answers\" must be a list of strings, got a string"), std::string::npos) << e;
-  e = err(R"({"name": "x", "template": "{prompt} {response}", "refusal_answers": ["yes", 3], "compliance_answers": ["no"]})");
+  e = err(R"({"name": "x", "template_text": "{prompt} {response}", "refusal_answers": ["yes", 3], "compliance_answers": ["no"]})");
   EXPECT_NE(e.find("\"refusal_answers\" item 2 must be a string, got a number"), std::string::npos) << e;
-  e = err("{" + base + R"(, "template": "only {prompt}"})");
+  e = err("{" + base + R"(, "template_text": "only {prompt}"})");
   EXPECT_NE(e.find("no {response} placeholder"), std::string::npos) << e;
-  e = err(R"({"name": "x", "template": "{prompt} {response}", "refusal_answers": ["yes please"], "compliance_answers": ["no"]})");
+  e = err(R"({"name": "x", "template_text": "{prompt} {response}", "refusal_answers": ["yes please"], "compliance_answers": ["no"]})");
   EXPECT_NE(e.find("\"yes please\" is not one word"), std::string::npos) << e;
-  e = err(R"({"name": "x", "template": "{prompt} {response}", "refusal_answers": ["Yes"], "compliance_answers": ["yes"]})");
+  e = err(R"({"name": "x", "template_text": "{prompt} {response}", "refusal_answers": ["Yes"], "compliance_answers": ["yes"]})");
   EXPECT_NE(e.find("in both"), std::string::npos) << e;
-  e = err(R"({"name": "x", "template": "{prompt} {response}", "refusal_answers": [], "compliance_answers": ["no"]})");
+  e = err(R"({"name": "x", "template_text": "{prompt} {response}", "refusal_answers": [], "compliance_answers": ["no"]})");
   EXPECT_NE(e.find("\"refusal_answers\" is empty"), std::string::npos) << e;
+  e = err("{" + base + R"(, "template_text": "{prompt} {response}", "system": "be strict"})");
+  EXPECT_NE(e.find("r.json: unknown field \"system\""), std::string::npos) << e;
   EXPECT_NE(err("[1, 2]").find("must be a JSON object"), std::string::npos);
   EXPECT_NE(err("{bad").find("r.json: bad JSON"), std::string::npos);
   EXPECT_NE(error_of([] { load_rubric("/nonexistent/rubric.json"); }).find("/nonexistent/rubric.json"),

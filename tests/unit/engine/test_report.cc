@@ -139,6 +139,14 @@ TEST(LineChartSvg, EdgeCases) {
   lone.markers = false;
   lone.series = {{"s", {0, 1, 2, 3}, {1, NAN, 2, NAN}}};
   EXPECT_EQ(count(render_svg(lone), "<circle"), 2u);
+  // Integer data (layers 0–3) gets integer ticks only; fractional data keeps its 0.5 steps.
+  LineChart layers;
+  layers.series = {{"s", {0, 1, 2, 3}, {0.25, 0.5, 0.75, 1.0}}};
+  std::string ls = render_svg(layers);
+  EXPECT_NE(ls.find(">0.5</text>"), std::string::npos);   // a y tick
+  EXPECT_NE(ls.find(">3</text>"), std::string::npos);     // an x tick
+  EXPECT_EQ(ls.find(">1.5</text>"), std::string::npos);   // no fractional x tick
+  EXPECT_EQ(ls.find(">2.5</text>"), std::string::npos);
   LineChart bad;
   bad.series = {{"mismatch", {0, 1}, {1}}};
   EXPECT_NE(error_of([&] { render_svg(bad); }).find("\"mismatch\" has 2 x values but 1 y values"), std::string::npos);
@@ -168,12 +176,26 @@ TEST(HeatmapSvg, DivergingSequentialAnnotationsAndGaps) {
   EXPECT_NE(s2.find("#f7fbff"), std::string::npos);  // sequential: lightest at the minimum
   EXPECT_NE(s2.find("#08306b"), std::string::npos);  // darkest at the maximum
   EXPECT_EQ(s2.find("#b2182b"), std::string::npos);
+  EXPECT_NE(s2.find("fill=\"url(#steer-cmap-blues)\""), std::string::npos);
+  EXPECT_NE(svg.find("fill=\"url(#steer-cmap-rdbu)\""), std::string::npos);
+  Heatmap neg = seq;  // all ≤ 0: dark = most negative
+  for (auto& row : neg.values)
+    for (double& v : row) v = -v;
+  std::string s4 = render_svg(neg);
+  EXPECT_NE(s4.find("url(#steer-cmap-blues-r)"), std::string::npos);
+  EXPECT_NE(s4.find("<title>layer 2 / -1: -0.80</title></rect>"), std::string::npos);
+  EXPECT_NE(s4.find("fill=\"#08306b\"><title>layer 2 / -1"), std::string::npos);
 
   Heatmap big;  // many small cells: no annotations
   for (int r = 0; r < 30; ++r) big.values.push_back(std::vector<double>(40, double(r)));
   std::string s3 = render_svg(big);
   EXPECT_EQ(xml_problem(s3), "");
   EXPECT_EQ(s3.find("class=\"values\""), std::string::npos);
+
+  EXPECT_EQ(xml_problem(render_svg(Heatmap{})), "");  // empty: a frame, no crash
+  Heatmap allnan = h;
+  for (auto& row : allnan.values) row.assign(3, NAN);
+  EXPECT_EQ(render_svg(allnan).find("nan"), std::string::npos);
 
   Heatmap ragged = h;
   ragged.values[1].pop_back();
@@ -196,6 +218,7 @@ TEST(BarChartSvg, GroupedBars) {
   EXPECT_EQ(count(svg, "<rect x=") - 1 /*background*/ - 2 /*legend*/, 5u);  // the NaN bar is absent
   for (const char* s : {"baseline", "ablated", "jailbreak", "fraction refused"}) EXPECT_NE(svg.find(s), std::string::npos);
   EXPECT_EQ(svg.find("nan"), std::string::npos);
+  EXPECT_EQ(xml_problem(render_svg(BarChart{})), "");
   b.series[0].values.pop_back();
   EXPECT_NE(error_of([&] { render_svg(b); }).find("has 2 values for 3 categories"), std::string::npos);
 }
@@ -275,7 +298,7 @@ TEST(ReportExamples, WriteWhenAsked) {
   if (!dir) GTEST_SKIP() << "set STEER_REPORT_EXAMPLES=<dir> to write example SVGs";
   write_text_file_atomic(std::string(dir) + "/line.svg", render_svg(example_chart()));
   Heatmap h;
-  h.title = "KL divergence by layer and position";
+  h.title = "Refusal score change by layer and position";
   h.x_label = "position";
   h.y_label = "layer";
   for (int p = -5; p <= -1; ++p) h.col_labels.push_back(std::to_string(p));
