@@ -40,5 +40,6 @@ std::function<int()> setup_capture(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_extract(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_convert(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_vectors(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_abliterate(CLI::App& sub, const GlobalOptions& global);
 
 }  // namespace steer::cli
