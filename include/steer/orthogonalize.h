@@ -84,8 +84,8 @@ struct AbliterateReport {
 // back to its source type when src/io/dequant.h can quantize it (F32, F16, BF16, Q4_0, Q4_1,
 // Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K); any other source type (e.g. Q2_K, Q3_K) falls back to F16
 // with a warning in the report, so the export never fails half-way for a type we cannot write.
-// Metadata added: steer.abliterate.{version, source, direction_sha256, direction_source, layer,
-// exact}; general.name gets the suffix " (abliterated)" so the file is not mistaken for the
+// Metadata added: steer.abliterate.{version, source (file name), direction_sha256,
+// direction_source, layer, exact, untied_output}; general.name gets the suffix " (abliterated)" so the file is not mistaken for the
 // original in model lists.
 AbliterateReport abliterate_gguf(const std::string& source, const at::Tensor& direction, const std::string& output,
                                  const AbliterateOptions& options = {});

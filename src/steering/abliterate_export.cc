@@ -306,7 +306,9 @@ AbliterateReport abliterate_hf_dir(const std::string& source_dir, const at::Tens
       if (entry.path().filename() == "config.json" && report.untied) {
         nlohmann::json j = config_json;
         j["tie_word_embeddings"] = false;  // the head is its own tensor now
-        std::ofstream(to) << j.dump(2) << "\n";
+        std::ofstream f(to);
+        f << j.dump(2) << "\n";
+        if (!f.flush()) fail("cannot write " + to.string());
       } else {
         fs::copy_file(entry.path(), to, fs::copy_options::overwrite_existing);
       }

@@ -283,6 +283,29 @@ TEST(Abliterate, HalfTypesAndRequantizeWriteTheAskedTypes) {
   }
 }
 
+TEST(Abliterate, RequantizeFallsBackToF16ForATypeItCannotWrite) {
+  // A model-shaped file whose embedding is Q2_K (which steer reads but cannot write). Q2_K blocks
+  // hold 256 values, so d_model is 256 here; only the tensors abliteration touches are present.
+  auto tiny = GGUFFile::open(test::tiny_model());
+  GGUFWriter w;
+  w.copy_metadata_from(*tiny);
+  w.set_u32("llama.embedding_length", 256);
+  w.set_u32("llama.rope.dimension_count", 32);
+  const std::vector<int64_t> ne = {256, 512};
+  w.add_tensor("token_embd.weight", ne, GGMLType::Q2_K, std::vector<uint8_t>(ggml_nbytes(GGMLType::Q2_K, ne), 0));
+  w.add_tensor("output.weight", ne, GGMLType::F32, std::vector<uint8_t>(ggml_nbytes(GGMLType::F32, ne), 0));
+  const std::string source = tmp("q2k.gguf"), out = tmp("q2k-abl.gguf");
+  w.write(source);
+  AbliterateOptions opt;
+  opt.progress = false;
+  opt.requantize = true;
+  AbliterateReport report = abliterate_gguf(source, random_vector(256, 15), out, opt);
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_NE(report.warnings[0].find("token_embd.weight"), std::string::npos);
+  EXPECT_NE(report.warnings[0].find("Q2_K"), std::string::npos);
+  EXPECT_EQ(GGUFFile::open(out)->tensor("token_embd.weight").type, GGMLType::F16);
+}
+
 TEST(Abliterate, HfDirectoryEqualsRuntimeAblation) {
   const std::string source = test::test_data() + "/hf/stories260K";
   auto original = load_f32(source);
