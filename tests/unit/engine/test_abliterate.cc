@@ -328,6 +328,41 @@ TEST(Abliterate, HfDirectoryEqualsRuntimeAblation) {
   EXPECT_TRUE(fs::exists(fs::path(out) / "model.safetensors"));
 }
 
+TEST(Abliterate, HfDirectoryWithATiedHeadIsUntied) {
+  // The committed HF directory without lm_head.weight and with tie_word_embeddings = true.
+  const fs::path src = test::test_data() + "/hf/stories260K";
+  const fs::path tied = tmp("hf-tied");
+  fs::create_directories(tied);
+  auto st = SafetensorsFile::open((src / "model.safetensors").string());
+  SafetensorsWriter w;
+  for (const auto& t : st->tensors())
+    if (t.name != "lm_head.weight") w.add_tensor_view(t.name, t.dtype, t.shape, st->tensor_data(t));
+  w.write((tied / "model.safetensors").string());
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(src / f, tied / f);
+  std::ifstream cin((src / "config.json").string());
+  nlohmann::json config = nlohmann::json::parse(cin);
+  config["tie_word_embeddings"] = true;
+  std::ofstream((tied / "config.json").string()) << config.dump(2);
+
+  auto original = load_f32(tied.string());
+  ASSERT_TRUE(original->weights().lm_head.is_same(original->weights().embed));
+  const at::Tensor r = random_vector(original->config().d_model, 16);
+  const std::string out = tmp("hf-tied-out");
+  AbliterateOptions opt;
+  opt.progress = false;
+  AbliterateReport report = abliterate_hf_dir(tied.string(), r, out, opt);
+  EXPECT_TRUE(report.untied);
+  std::ifstream oin(out + "/config.json");
+  EXPECT_FALSE(nlohmann::json::parse(oin)["tie_word_embeddings"].get<bool>());
+  auto exported_st = SafetensorsFile::open(out + "/model.safetensors");
+  const auto& head = exported_st->tensor("lm_head.weight");
+  const auto& embed = st->tensor("model.embed_tokens.weight");
+  ASSERT_EQ(head.n_bytes(), embed.n_bytes());
+  EXPECT_EQ(std::memcmp(exported_st->tensor_data(head), st->tensor_data(embed), head.n_bytes()), 0)
+      << "lm_head.weight must be the original embedding";
+  expect_equal_to_runtime_ablation(*original, *load_f32(out), r, "HF stories260K, tied");
+}
+
 TEST(Abliterate, BadInputsAreErrorsNamingTheProblem) {
   AbliterateOptions opt;
   opt.progress = false;
