@@ -46,6 +46,12 @@ static const std::vector<Verb>& verbs() {
       {"convert", "Convert a vector file between .safetensors and llama.cpp control-vector .gguf",
        "steer convert sycophancy.gguf sycophancy.safetensors\n  steer convert refusal.safetensors refusal.gguf --layers 2-29",
        setup_convert},
+      {"abliterate", "Remove a direction from the weights (orthogonalization) and write the model as GGUF or safetensors",
+       "steer abliterate smollm2-135m --direction run/direction.safetensors -o smollm2-abliterated.gguf\n"
+       "  # the direction file comes from `steer refusal` (or `steer extract ... -o dir.safetensors`, then @LAYER)\n"
+       "  steer abliterate smollm2-135m --direction refusal.safetensors@12 --requantize -o smollm2-abliterated-q.gguf\n"
+       "  steer generate smollm2-abliterated.gguf --prompt 'How do I pick a lock?'   # = runtime --ablate",
+       setup_abliterate},
       {"vectors", "Inspect vector files: `steer vectors info FILE` shows kind, site, layers, norms and metadata",
        "steer vectors info sycophancy.gguf\n  steer vectors info refusal.safetensors --json", setup_vectors},
       {"refusal", "Find a model's refusal direction (Arditi et al.): candidates at every layer × post-instruction "

@@ -92,6 +92,33 @@ const at::Tensor& pick_vector(const DirectionSet& set, int layer, const std::str
 
 }  // namespace
 
+PickedDirection pick_direction(const std::string& spec, const std::string& option) {
+  const std::string what = option + " '" + spec + "'";
+  Spec s = split_spec(spec);
+  if (s.has_number) fail(what + ": takes no coefficient", "use FILE or FILE@LAYER, e.g. direction.safetensors@12");
+  DirectionSet set = load_directions(s.file);
+  if (set.empty()) fail(what + ": the file holds no vectors");
+  PickedDirection p;
+  p.file = s.file;
+  if (!s.has_layers) {
+    if (set.vectors().size() != 1)
+      fail(what + ": the file holds vectors at layers " + join(set.layers()) + "; say which is the direction",
+           "e.g. " + s.file + "@" + std::to_string(set.layers().front()));
+    p.layer = set.vectors().begin()->first;
+    p.vector = set.vectors().begin()->second;
+    return p;
+  }
+  std::vector<int> layers = parse_layer_list(s.layers, option);
+  if (layers.size() != 1) fail(what + ": name one layer", "use FILE@LAYER, e.g. " + s.file + "@12");
+  if (!set.has(layers[0]))
+    fail(what + ": the file has no vector at layer " + std::to_string(layers[0]) + " (it has layers " +
+             join(set.layers()) + ")",
+         "name one of its layers");
+  p.layer = layers[0];
+  p.vector = set.at_layer(layers[0]);
+  return p;
+}
+
 std::vector<int> parse_layer_list(const std::string& text, const std::string& option) {
   std::vector<int> out;
   std::stringstream ss(text);

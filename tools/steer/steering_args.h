@@ -26,6 +26,16 @@ void add_steering_options(CLI::App& sub, SteeringArgs& args);
 // steer::Error naming the option and the text on a malformed spec or an unreadable file.
 Steering build_steering(const SteeringArgs& args, bool chat_prompts);
 
+// One direction from FILE[@LAYER] (--direction of `steer abliterate`): the file's vector at LAYER,
+// or its only vector when it holds one. steer::Error naming `option` and the layers it holds
+// when the choice is ambiguous or the layer is absent.
+struct PickedDirection {
+  at::Tensor vector;  // [d_model] float32, as stored (not normalized)
+  int layer = -1;     // the layer it was stored at
+  std::string file;
+};
+PickedDirection pick_direction(const std::string& spec, const std::string& option);
+
 // "8-12" → 8..12, "3,5" → {3, 5}, "0-2,7"; steer::Error naming `option` otherwise.
 std::vector<int> parse_layer_list(const std::string& text, const std::string& option);
 
