@@ -44,6 +44,10 @@ struct RefusalSelectionOptions {
   double kl_threshold = 0.1;          // drop KL > this
   double induce_threshold = 0.0;      // drop induce < this
   bool score_pruned_layers = true;    // also score the layers pruned anyway (the paper's plots show them)
+  // When every candidate is dropped: > 0 picks, for illustration, the lowest bypass among the
+  // unpruned candidates with KL ≤ this, ignoring induce (RefusalSelection::fallback says so).
+  // 0: no pick, as the paper (its code asserts).
+  double fallback_max_kl = 0;
   int batch_size = 32;
   bool progress = true;
 };
@@ -60,6 +64,7 @@ struct CandidateScore {
 struct RefusalSelection {
   std::vector<CandidateScore> candidates;  // every (position, layer), position-major
   int best = -1;                           // index into candidates; -1 when every one was dropped
+  std::string fallback;                    // non-empty: `best` broke the paper's filters, and why
   double baseline_harmful = NAN;           // mean refusal score of harmful val, no intervention
   double baseline_harmless = NAN;          // of harmless val
   int64_t n_harmful = 0, n_harmless = 0;   // val prompts scored
@@ -127,7 +132,10 @@ struct RefusalPipelineOptions {
   size_t n_train = 128, n_val = 32;
   uint64_t seed = 42;
   bool filter = true;                        // the paper's filter_train / filter_val
-  size_t min_kept = 8;                       // fewer kept prompts after filtering is an error
+  // A split that keeps fewer than min_kept prompts after filtering (a model that rarely refuses)
+  // is used unfiltered instead, with a warning, and metadata.json says so; strict: an error.
+  size_t min_kept = 8;
+  bool strict_filter = false;
   std::string refusal_tokens;                // override ("I,As"); empty: from the tokenizer
   RefusalSelectionOptions selection;
   RefusalEvalOptions eval;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <set>
 
 #include "core/error.h"
@@ -100,12 +101,18 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
     std::vector<double> scores;
     std::vector<Prompt> kept = keep_by_score(model, v, is_harmful, refusal_tokens, o.batch_size, &scores);
     counts[name]["kept"] = kept.size();
-    if (kept.size() < o.min_kept)
-      fail("refusal: only " + std::to_string(kept.size()) + " of " + std::to_string(v.size()) + " " + name +
-               " prompts pass the refusal filter (" + (is_harmful ? "score > 0" : "score < 0") + ")",
-           "this model " + std::string(is_harmful ? "rarely refuses" : "often refuses") +
-               " at the first token; run with --no-filter, or choose other refusal tokens (--refusal-tokens)");
-    v = std::move(kept);
+    if (kept.size() >= o.min_kept) {
+      v = std::move(kept);
+      return;
+    }
+    std::string what = "only " + std::to_string(kept.size()) + " of " + std::to_string(v.size()) + " " + name +
+                       " prompts pass the refusal filter (" + (is_harmful ? "score > 0" : "score < 0") + ")";
+    std::string why = "this model " + std::string(is_harmful ? "rarely refuses" : "often refuses") +
+                      " at the first token";
+    if (o.strict_filter) fail("refusal: " + what, why + "; run with --no-filter, or choose other --refusal-tokens");
+    counts[name]["kept"] = v.size();
+    counts[name]["filter_skipped"] = what + ": " + why + "; using all " + std::to_string(v.size());
+    if (o.progress) std::cerr << "warning: " << what << " — " << why << "; using all " << v.size() << "\n";
   };
   filter(s.harmful_train, true, "harmful_train");
   filter(s.harmless_train, false, "harmless_train");
@@ -145,6 +152,7 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
   const CandidateScore& best = run.selection.candidates[run.selection.best];
   meta["selected"] = {{"position", best.position}, {"layer", best.layer}, {"bypass", best.bypass},
                       {"induce", best.induce},     {"kl", best.kl}};
+  if (!run.selection.fallback.empty()) meta["selected"]["fallback"] = run.selection.fallback;
 
   DirectionSet dir = cand.at_position(best.position).only_layers({best.layer});
   dir.meta().extra["selected"] = meta["selected"];

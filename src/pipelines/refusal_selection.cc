@@ -54,6 +54,7 @@ nlohmann::json RefusalSelection::to_json() const {
                       {"seconds", seconds}};
   if (best >= 0) j["selected"] = rows[best];
   else j["selected"] = nullptr;
+  if (!fallback.empty()) j["fallback"] = fallback;
   return j;
 }
 
@@ -131,6 +132,18 @@ RefusalSelection select_refusal_direction(const Model& model, const RefusalCandi
       best_bypass = c.bypass;
       out.best = int(i);
     }
+  }
+  if (out.best < 0 && options.fallback_max_kl > 0) {
+    for (size_t i = 0; i < out.candidates.size(); ++i) {
+      const CandidateScore& c = out.candidates[i];
+      if (c.layer < layer_cutoff && std::isfinite(c.bypass) && std::isfinite(c.kl) && c.kl <= options.fallback_max_kl &&
+          (out.best < 0 || c.bypass < out.candidates[out.best].bypass))
+        out.best = int(i);
+    }
+    if (out.best >= 0)
+      out.fallback = "every candidate failed the paper's filters; picked the lowest bypass among layers < " +
+                     std::to_string(layer_cutoff) + " with KL ≤ " + nlohmann::json(options.fallback_max_kl).dump() +
+                     ", ignoring the induce filter";
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;

@@ -14,13 +14,35 @@
 
 namespace steer::cli {
 
+int run_refusal_and_report(const Model& model, const RefusalPipelineOptions& opt, const std::string& output) {
+  RefusalRun run = run_refusal_pipeline(model, opt, output);
+  const nlohmann::json& m = run.metadata;
+  std::cout << "refusal tokens: " << m["refusal_tokens"].dump() << "\n";
+  std::cout << "prompts: " << m["prompts"].dump() << "\n";
+  std::printf("baseline refusal score: harmful val %.3f, harmless val %.3f\n", run.selection.baseline_harmful,
+              run.selection.baseline_harmless);
+  if (run.selection.best < 0) {
+    std::cout << "every candidate was filtered out — see " << output << "/candidates.csv for why\n";
+    return 1;
+  }
+  const CandidateScore& b = run.selection.candidates[run.selection.best];
+  std::printf("selected: position %lld, layer %d (bypass %.3f, induce %.3f, KL %.4f); selection took %.0f s\n",
+              (long long)b.position, b.layer, b.bypass, b.induce, b.kl, run.selection.seconds);
+  if (!run.selection.fallback.empty()) std::cout << "note: " << run.selection.fallback << "\n";
+  if (run.eval) std::cout << "\n" << refusal_summary_markdown(*run.eval) << "\n";
+  std::cout << "wrote " << output << "/ (direction.safetensors" << (b.layer >= 1 ? ", direction.gguf" : "")
+            << ", candidates.csv, *.svg, " << (run.eval ? "summary.json, report.html, " : "") << "metadata.json)\n";
+  return 0;
+}
+
 std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   struct Opts {
     std::string model = kDefaultModelName, harmful, harmless, harmful_test, harmless_test, output = "runs/refusal",
                 chat_template;
     size_t n_train = 128, n_val = 32, n_test = 32;
     uint64_t seed = 42;
-    bool no_filter = false, no_eval = false, skip_pruned = false;
+    bool no_filter = false, no_eval = false, skip_pruned = false, strict_filter = false;
+    double fallback_kl = 0;
     int batch_size = 32;
     double kl_threshold = 0.1, prune = 0.2, induce_threshold = 0.0;
     RefusalEvalArgs eval;
@@ -42,6 +64,12 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
       ->capture_default_str();
   sub.add_flag("--no-filter", o->no_filter,
                "Keep every sampled prompt (default: keep harmful prompts with refusal score > 0, harmless < 0)");
+  sub.add_flag("--strict-filter", o->strict_filter,
+               "Fail when filtering keeps fewer than 8 prompts of a split (default: warn and use them all)");
+  sub.add_option("--fallback-kl", o->fallback_kl,
+                 "If every candidate fails the filters, pick the lowest bypass among unpruned ones with KL ≤ this "
+                 "(ignoring induce), labelled as a fallback; 0: no pick, as the paper")
+      ->capture_default_str();
   sub.add_option("--kl-threshold", o->kl_threshold, "Drop candidates whose KL is above this")->capture_default_str();
   sub.add_option("--prune-layers", o->prune, "Drop candidates in the last fraction of layers")->capture_default_str();
   sub.add_option("--induce-threshold", o->induce_threshold, "Drop candidates whose induce score is below this")
@@ -65,6 +93,8 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
     opt.n_test = o->n_test;
     opt.seed = o->seed;
     opt.filter = !o->no_filter;
+    opt.strict_filter = o->strict_filter;
+    opt.selection.fallback_max_kl = o->fallback_kl;
     opt.batch_size = o->batch_size;
     opt.progress = !global.quiet;
     opt.evaluate = !o->no_eval;
@@ -77,24 +107,7 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
     auto model = load_model(o->model, global, o->chat_template);
     std::unique_ptr<LocalJudge> judge = o->eval.apply(opt.eval, global);
     opt.refusal_tokens = o->eval.refusal_tokens;
-    RefusalRun run = run_refusal_pipeline(*model, opt, o->output);
-
-    const nlohmann::json& m = run.metadata;
-    std::cout << "refusal tokens: " << m["refusal_tokens"].dump() << "\n";
-    std::cout << "prompts: " << m["prompts"].dump() << "\n";
-    std::printf("baseline refusal score: harmful val %.3f, harmless val %.3f\n", run.selection.baseline_harmful,
-                run.selection.baseline_harmless);
-    if (run.selection.best < 0) {
-      std::cout << "every candidate was filtered out — see " << o->output << "/candidates.csv for why\n";
-      return 1;
-    }
-    const CandidateScore& b = run.selection.candidates[run.selection.best];
-    std::printf("selected: position %lld, layer %d (bypass %.3f, induce %.3f, KL %.4f); selection took %.0f s\n",
-                (long long)b.position, b.layer, b.bypass, b.induce, b.kl, run.selection.seconds);
-    if (run.eval) std::cout << "\n" << refusal_summary_markdown(*run.eval) << "\n";
-    std::cout << "wrote " << o->output << "/ (direction.safetensors, direction.gguf, candidates.csv, *.svg, "
-              << (run.eval ? "summary.json, report.html, " : "") << "metadata.json)\n";
-    return 0;
+    return run_refusal_and_report(*model, opt, o->output);
   };
 }
 

@@ -15,8 +15,8 @@ namespace steer::cli {
 
 static const std::vector<Verb>& verbs() {
   static const std::vector<Verb> table = {
-      {"demo", "Load the default model, chat-generate for a few built-in prompts, print tokens/s",
-       "steer demo\n  steer demo --model qwen2.5-coder-0.5b --max-tokens 48", setup_demo},
+      {"demo", "The main job: the refusal-direction pipeline on the default model at demo size, into runs/demo",
+       "steer demo\n  steer demo --model qwen2.5-coder-0.5b --n-val 32 -o runs/demo-qwen", setup_demo},
       {"inspect", "Show a model's architecture, sizes, tensor types, tokenizer, template and hook sites",
        "steer inspect smollm2-135m\n  steer inspect ~/.cache/steer/models/gemma3-270m.gguf --sites", setup_inspect},
       {"tokenize", "Tokenize text (verbatim, no BOS unless asked) with a model's or vocab-only GGUF's tokenizer",

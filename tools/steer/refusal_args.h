@@ -47,4 +47,8 @@ struct RefusalEvalArgs {
   }
 };
 
+// Runs the pipeline into `output` and prints what it found (the refusal and demo verbs).
+// 0 when a direction was selected, 1 when every candidate was filtered out.
+int run_refusal_and_report(const Model& model, const RefusalPipelineOptions& options, const std::string& output);
+
 }  // namespace steer::cli
