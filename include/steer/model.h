@@ -76,8 +76,17 @@ class Model {
   // so the pass is valid for hooks that treat prefix tokens alike in every row: row-independent
   // interventions, and captures of positions after the prefix (shared_prefix_length keeps the
   // prefix before every instruction start and the positions read).
+  // first_layer > 0 runs only the blocks from there on `resid_pre` [1, n, d_model] (see forward_from).
   BatchState run_prefix(const std::vector<int32_t>& prefix_ids, const HookSet* hooks, int64_t prompt_len,
-                        int64_t instruction_end, int stop_after_layer = -1) const;
+                        int64_t instruction_end, int stop_after_layer = -1, int first_layer = 0,
+                        const at::Tensor& resid_pre = {}) const;
+
+  // As forward, but from block first_layer on, given its hook_resid_pre [batch, seq, d_model] for
+  // the slots forward would run (e.g. kept from an earlier, unsteered pass): for interventions
+  // that begin at a layer (Arditi's induce, +r at one layer), whose earlier layers equal a pass
+  // already made. Hooks of earlier layers do not run; their KV cache is left as it was.
+  at::Tensor forward_from(int first_layer, const at::Tensor& resid_pre, BatchState& state,
+                          const HookSet* hooks = nullptr, LogitsMode mode = LogitsMode::kLast) const;
 
   // Allocates a KV cache for `capacity` slots (padding included) in `state`.
   void allocate_cache(BatchState& state, int64_t capacity) const;
@@ -86,6 +95,8 @@ class Model {
   Model() = default;
   friend struct ModelLoader;
 
+  at::Tensor run_blocks(const at::Tensor& input, int first_layer, BatchState& state, const HookSet* hooks,
+                        LogitsMode mode, int stop_after_layer) const;
   at::Tensor attention(int layer, const at::Tensor& h, BatchState& state, const at::Tensor& mask,
                        const at::Tensor& cos, const at::Tensor& sin, const HookSet* hooks,
                        const HookContext& ctx) const;

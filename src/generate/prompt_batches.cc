@@ -43,11 +43,26 @@ int64_t PromptBatches::tokens_per_call() const {
   return total;
 }
 
-at::Tensor PromptBatches::last_logits(const HookSet* hooks) const {
+// One pass over every batch. `from` ≥ 0 starts each forward at that layer from the kept
+// residuals; `keep` (first_layer 0, no hooks) stores them.
+at::Tensor PromptBatches::run(const HookSet* hooks, int from, bool keep) const {
+  const int n_layers = model_.config().n_layers;
+  HookSet keeping(n_layers);
+  std::vector<at::Tensor>* sink = nullptr;  // where the running pass's residuals go
+  if (keep)
+    for (int l = 0; l < n_layers; ++l)
+      keeping.add({SiteKind::kResidPre, l}, [&sink, l](at::Tensor& x, const HookContext&) { (*sink)[l] = x; });
+  const HookSet* h = keep ? &keeping : hooks;
+
   BatchState head;
-  if (!prefix_.empty()) head = model_.run_prefix(prefix_, hooks, shortest_, first_instruction_);
+  if (!prefix_.empty()) {
+    sink = &prefix_resid_;
+    head = from > 0 ? model_.run_prefix(prefix_, h, shortest_, first_instruction_, -1, from, prefix_resid_[from])
+                    : model_.run_prefix(prefix_, h, shortest_, first_instruction_);
+  }
   at::Tensor out;
-  for (const auto& batch : batches_) {
+  for (size_t bi = 0; bi < batches_.size(); ++bi) {
+    const auto& batch = batches_[bi];
     std::vector<std::vector<int32_t>> ids;
     std::vector<int64_t> starts;
     for (int64_t i : batch) {
@@ -57,11 +72,29 @@ at::Tensor PromptBatches::last_logits(const HookSet* hooks) const {
     BatchState state;
     at::Tensor tokens = prefix_.empty() ? make_batch(ids, model_.pad_id(), state, starts)
                                         : make_batch_after_prefix(head, prefix_, ids, model_.pad_id(), state, starts, 0);
-    at::Tensor logits = model_.forward(tokens, state, hooks, LogitsMode::kLast);  // [b, vocab]
+    sink = keep ? &batch_resid_[bi] : nullptr;
+    at::Tensor logits = from > 0 ? model_.forward_from(from, batch_resid_[bi][from], state, h, LogitsMode::kLast)
+                                 : model_.forward(tokens, state, h, LogitsMode::kLast);  // [b, vocab]
     if (!out.defined()) out = at::empty({size(), logits.size(1)}, logits.options());
     out.index_copy_(0, at::tensor(batch, at::kLong), logits);
   }
   return out;
+}
+
+at::Tensor PromptBatches::last_logits(const HookSet* hooks) const { return run(hooks, 0, false); }
+
+at::Tensor PromptBatches::keep_residuals() {
+  const int n_layers = model_.config().n_layers;
+  prefix_resid_.assign(prefix_.empty() ? 0 : n_layers, at::Tensor());
+  batch_resid_.assign(batches_.size(), std::vector<at::Tensor>(n_layers));
+  return run(nullptr, 0, true);
+}
+
+at::Tensor PromptBatches::last_logits_from(int layer, const HookSet* hooks) const {
+  if (batch_resid_.empty()) fail("prompt batches: last_logits_from needs keep_residuals() first");
+  if (layer < 0 || layer >= model_.config().n_layers)
+    fail("prompt batches: layer " + std::to_string(layer) + " is outside the model");
+  return run(hooks, layer, false);
 }
 
 }  // namespace steer

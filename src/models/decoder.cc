@@ -65,12 +65,30 @@ at::Tensor attention_mask(const at::Tensor& q_pos, const at::Tensor& k_pos, int6
 
 at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks,
                           LogitsMode mode, int stop_after_layer) const {
-  const ModelConfig& c = config_;
-  c10::InferenceMode inference;  // no autograd bookkeeping: nothing here trains
   if (tokens.dim() != 2 || tokens.size(0) != state.batch)
     fail("forward: tokens must be [batch, seq] with batch " + std::to_string(state.batch) + ", got " +
          std::to_string(tokens.dim()) + "-d tensor");
-  const int64_t T = tokens.size(1);
+  return run_blocks(tokens, 0, state, hooks, mode, stop_after_layer);
+}
+
+at::Tensor Model::forward_from(int first_layer, const at::Tensor& resid_pre, BatchState& state, const HookSet* hooks,
+                               LogitsMode mode) const {
+  if (first_layer < 0 || first_layer >= config_.n_layers)
+    fail("forward_from: layer " + std::to_string(first_layer) + " is outside the model's " +
+         std::to_string(config_.n_layers) + " layers");
+  if (resid_pre.dim() != 3 || resid_pre.size(0) != state.batch || resid_pre.size(2) != config_.d_model)
+    fail("forward_from: the residual stream must be [" + std::to_string(state.batch) + ", seq, " +
+         std::to_string(config_.d_model) + "]");
+  return run_blocks(resid_pre, first_layer, state, hooks, mode, -1);
+}
+
+// `input` is the tokens [B, T] (first_layer 0) or hook_resid_pre of first_layer [B, T, d_model].
+at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchState& state, const HookSet* hooks,
+                             LogitsMode mode, int stop_after_layer) const {
+  const ModelConfig& c = config_;
+  c10::InferenceMode inference;  // no autograd bookkeeping: nothing here trains
+  const bool from_tokens = input.dim() == 2;
+  const int64_t T = input.size(1);
   if (state.cached() && state.length + T > state.capacity)
     fail("forward: KV cache holds " + std::to_string(state.capacity) + " slots, need " +
              std::to_string(state.length + T),
@@ -95,12 +113,17 @@ at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const Hoo
   at::Tensor cos_l = cos_g, sin_l = sin_g;
   if (inv_freq_local_.defined()) std::tie(cos_l, sin_l) = rope_tables(q_pos, inv_freq_local_, dt);
 
-  at::Tensor x = at::embedding(weights_.embed, tokens);  // [B, T, d_model]
-  if (c.embed_scale) x = x * at::scalar_tensor(std::sqrt(double(c.d_model)), at::TensorOptions().dtype(dt));
-  SITE(kEmbed, -1, x);
+  at::Tensor x;  // [B, T, d_model]
+  if (from_tokens) {
+    x = at::embedding(weights_.embed, input);
+    if (c.embed_scale) x = x * at::scalar_tensor(std::sqrt(double(c.d_model)), at::TensorOptions().dtype(dt));
+    SITE(kEmbed, -1, x);
+  } else {
+    x = input.to(dt);
+  }
 
   const bool gemma_norm = c.norm_plus_one;
-  for (int l = 0; l < c.n_layers; ++l) {
+  for (int l = first_layer; l < c.n_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     const bool local = c.is_local(l);
     SITE(kResidPre, l, x);
@@ -136,14 +159,16 @@ at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const Hoo
 }
 
 BatchState Model::run_prefix(const std::vector<int32_t>& prefix_ids, const HookSet* hooks, int64_t prompt_len,
-                             int64_t instruction_end, int stop_after_layer) const {
+                             int64_t instruction_end, int stop_after_layer, int first_layer,
+                             const at::Tensor& resid_pre) const {
   if (prefix_ids.empty()) fail("run_prefix: empty prefix");
   BatchState state;
   at::Tensor tokens = make_batch({prefix_ids}, pad_id(), state);
   state.prompt_len[0] = std::max<int64_t>(prompt_len, prefix_ids.size());
   state.instruction_end[0] = instruction_end;
   allocate_cache(state, prefix_ids.size());
-  forward(tokens, state, hooks, LogitsMode::kNone, stop_after_layer);
+  if (first_layer > 0) forward_from(first_layer, resid_pre, state, hooks, LogitsMode::kNone);
+  else forward(tokens, state, hooks, LogitsMode::kNone, stop_after_layer);
   return state;
 }
 

@@ -2,9 +2,10 @@
 // prompts and pick one, as andyrdt/refusal_direction's select_direction.py does.
 //
 // Cost: per candidate, one ablated pass over harmful + harmless val (bypass and KL come from the
-// same logits) and one pass over harmless val with +r at its layer (induce). The val prompts are
-// batched once by length (PromptBatches) and their common chat-template prefix runs once per pass
-// as one row, so a pass costs little more than the tokens that differ between prompts.
+// same logits) and one pass over harmless val with +r at its layer (induce), which starts at that
+// layer from the unsteered residual stream kept once (the layers below are the baseline's). The
+// val prompts are batched once by length (PromptBatches) and their common chat-template prefix
+// runs once per pass as one row, so a pass costs little more than the tokens that differ.
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -83,6 +84,7 @@ RefusalSelection select_refusal_direction(const Model& model, const RefusalCandi
   out.n_harmless = nl;
   at::Tensor base = val.last_logits();  // [nh + nl, vocab]
   at::Tensor base_harmless = base.narrow(0, nh, nl);
+  harmless.keep_residuals();  // induce passes start at their layer from these
   out.baseline_harmful = mean_of(refusal_score(base.narrow(0, 0, nh), refusal_tokens));
   out.baseline_harmless = mean_of(refusal_score(base_harmless, refusal_tokens));
 
@@ -116,7 +118,7 @@ RefusalSelection select_refusal_direction(const Model& model, const RefusalCandi
         {
           SteeringScope scope =
               Steering().add(r, 1.f, {l}, PositionSelector::all(), SiteKind::kResidPre).attach(hooks, model);
-          c.induce = mean_of(refusal_score(harmless.last_logits(&hooks), refusal_tokens));
+          c.induce = mean_of(refusal_score(harmless.last_logits_from(l, &hooks), refusal_tokens));
         }
       }
       out.candidates.push_back(c);

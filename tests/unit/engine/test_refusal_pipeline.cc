@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/error.h"
 #include "generate/prompt_batches.h"
 #include "steer/capture.h"
 #include "steer/directions.h"
@@ -69,6 +70,24 @@ TEST(PromptBatches, EqualsOnePromptAtATimeWithAndWithoutHooks) {
   PromptBatches unshared(*m, prompts, 8, /*share_prefix=*/false);
   EXPECT_EQ(unshared.prefix_length(), 0);
   EXPECT_LT((unshared.last_logits() - batches.last_logits()).abs().max().item<double>(), 1e-4);
+}
+
+TEST(PromptBatches, PassesFromAKeptLayerEqualWholePasses) {
+  auto m = tiny_chat();
+  auto prompts = encode_prompts(*m, kHarmless);
+  PromptBatches batches(*m, prompts, 3);
+  at::Tensor base = batches.keep_residuals();
+  EXPECT_TRUE(at::equal(base, batches.last_logits()));
+  at::Tensor r = at::randn({m->config().d_model});
+  for (int l = 0; l < m->config().n_layers; ++l) {
+    HookSet hooks(m->config().n_layers);
+    SteeringScope scope =
+        Steering().add(r, 1.f, {l}, PositionSelector::all(), SiteKind::kResidPre).attach(hooks, *m);
+    at::Tensor want = batches.last_logits(&hooks), got = batches.last_logits_from(l, &hooks);
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>()) << "layer " << l;
+  }
+  PromptBatches fresh(*m, prompts, 3);
+  EXPECT_THROW(fresh.last_logits_from(1, nullptr), Error);
 }
 
 TEST(RefusalSelection, ScoresEqualBruteForceAndFiltersPickTheLowestBypass) {
