@@ -12,11 +12,12 @@
 // layer of every position row it is given. The candidate tensor is narrowed to the --positions
 // rows, and the rows of the layers not in --layers are zeroed; the function marks a zero
 // candidate "nan" and runs no forward pass for it, so the timed call scores exactly the chosen
-// candidates (plus its one baseline pass, which every selection makes once). Reported:
+// candidates (plus its one baseline pass, which every selection makes once). A chosen candidate
+// that is zero is refused (every layer-0 one is: see below), since skipping it would flatter
+// steer; hence the default layers start at 1. Reported:
 //   seconds                the whole select_refusal_direction call (baseline + candidates)
 //   baseline_seconds       the same call with every candidate zeroed (baseline pass only)
-//   seconds_per_candidate  seconds / candidates scored (what the selection costs per candidate
-//                          when run over all candidates, the baseline share included)
+//   seconds_per_candidate  seconds / candidates scored (the one baseline pass shared among them)
 //   marginal_seconds_per_candidate  (seconds − baseline_seconds) / candidates scored
 //
 // --write-inputs DIR writes what the peer reads: DIR/inputs.json (the val prompts' chat-formatted

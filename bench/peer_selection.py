@@ -32,7 +32,8 @@ import resource
 import sys
 import time
 
-import torch
+os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF conversion bar; read when tqdm is imported
+import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools", "reference"))
@@ -136,9 +137,6 @@ def main():
     ap.add_argument("--compare", help="the C++ side's JSON output")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # the GGUF loading bars
     inp = json.load(open(os.path.join(args.inputs, "inputs.json")))
     harmful, harmless = inp["harmful_val_ids"], inp["harmless_val_ids"]
     tokens = inp["refusal_tokens"]
