@@ -24,6 +24,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -87,7 +88,6 @@ struct RefusalEvalOptions {
   bool strip_thinking = false;          // judge the text after a <think>…</think> block
   const LocalJudge* judge = nullptr;    // optional third judge
   std::vector<int32_t> refusal_tokens;  // empty: refusal_tokens_for(model)
-  int n_examples = 4;                   // completions shown per condition in the summary
   bool progress = true;
 };
 
@@ -141,8 +141,8 @@ struct RefusalPipelineOptions {
   RefusalEvalOptions eval;
   size_t n_test = 32;                        // test prompts per side (at most)
   bool evaluate = true;
-  int batch_size = 32;
-  bool progress = true;
+  int batch_size = 32;                       // also the selection's (selection.batch_size is ignored)
+  bool progress = true;                      // also the selection's and the evaluation's
 };
 
 struct RefusalRun {

@@ -133,6 +133,7 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
   // 3. selection
   RefusalSelectionOptions so = o.selection;
   so.progress = o.progress;
+  so.batch_size = o.batch_size;
   run.selection = select_refusal_direction(model, cand, encode_prompts(model, texts(s.harmful_val)),
                                            encode_prompts(model, texts(s.harmless_val)), refusal_tokens, so);
   meta["timings"]["selection_seconds"] = run.selection.seconds;

@@ -102,7 +102,6 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
     opt.selection.prune_layer_fraction = o->prune;
     opt.selection.induce_threshold = o->induce_threshold;
     opt.selection.score_pruned_layers = !o->skip_pruned;
-    opt.selection.batch_size = o->batch_size;
 
     auto model = load_model(o->model, global, o->chat_template);
     std::unique_ptr<LocalJudge> judge = o->eval.apply(opt.eval, global);

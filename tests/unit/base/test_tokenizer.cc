@@ -2,6 +2,7 @@
 // Hugging Face fixtures (tests/data/tokenizer/stories260K.json, bytefallback-bpe.json, made by
 // tools/reference/make_tokenizer_fixtures.py). Exact comparisons throughout.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -282,7 +283,7 @@ TEST(TokenizerSpec, InconsistentSpecsFailClearly) {
 class VocabFromGGUF : public ::testing::Test {
  protected:
   std::shared_ptr<GGUFFile> write(GGUFWriter& w) {
-    const std::string path = ::testing::TempDir() + "/steer_vocab_test.gguf";
+    const std::string path = ::testing::TempDir() + "/steer_vocab_test-" + std::to_string(::getpid()) + ".gguf";
     w.write(path);
     return GGUFFile::open(path);
   }

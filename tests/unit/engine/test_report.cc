@@ -292,11 +292,16 @@ TEST(Html, EscapesTextAndIsSelfContained) {
   std::filesystem::remove(path);
 }
 
-// Renders the example charts for a person to look at (STEER_REPORT_EXAMPLES=dir).
-TEST(ReportExamples, WriteWhenAsked) {
-  const char* dir = std::getenv("STEER_REPORT_EXAMPLES");
-  if (!dir) GTEST_SKIP() << "set STEER_REPORT_EXAMPLES=<dir> to write example SVGs";
-  write_text_file_atomic(std::string(dir) + "/line.svg", render_svg(example_chart()));
+// Renders the example charts as files — into STEER_REPORT_EXAMPLES=dir for a person to look at,
+// else into a temporary folder — and checks each file holds one whole SVG document.
+TEST(ReportExamples, WriteExampleFiles) {
+  const char* env = std::getenv("STEER_REPORT_EXAMPLES");
+  const std::string dir = env ? std::string(env)
+                              : (std::filesystem::temp_directory_path() /
+                                 ("steer-report-examples-" + std::to_string(::getpid())))
+                                    .string();
+  std::filesystem::create_directories(dir);
+  write_text_file_atomic(dir + "/line.svg", render_svg(example_chart()));
   Heatmap h;
   h.title = "Refusal score change by layer and position";
   h.x_label = "position";
@@ -308,14 +313,21 @@ TEST(ReportExamples, WriteWhenAsked) {
     for (int p = 0; p < 5; ++p) row.push_back(l == 3 && p == 2 ? NAN : std::sin(l * 0.6 + p) * (l + 1) / 6.0);
     h.values.push_back(row);
   }
-  write_text_file_atomic(std::string(dir) + "/heatmap.svg", render_svg(h));
+  write_text_file_atomic(dir + "/heatmap.svg", render_svg(h));
   BarChart b;
   b.title = "Refusal rate (substring judge)";
   b.y_label = "fraction refused";
   b.categories = {"harmful baseline", "harmful ablated", "harmless baseline", "harmless +r"};
-  b.series = {{"smollm2-135m", {0.81, 0.06, 0.02, 0.94}}, {"qwen2.5-0.5b", {0.97, 0.12, 0.01, 0.88}},
-              {"gemma3-270m", {0.66, 0.2, 0.05, 0.71}}};
-  write_text_file_atomic(std::string(dir) + "/bars.svg", render_svg(b));
+  b.series = {{"model A", {0.81, 0.06, 0.02, 0.94}}, {"model B", {0.97, 0.12, 0.01, 0.88}},
+              {"model C", {0.66, 0.2, 0.05, 0.71}}};  // made-up values: a rendering example
+  write_text_file_atomic(dir + "/bars.svg", render_svg(b));
+  for (const char* name : {"line.svg", "heatmap.svg", "bars.svg"}) {
+    std::ifstream in(dir + "/" + name);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text.rfind("<svg", 0), 0u) << name;
+    EXPECT_NE(text.find("</svg>"), std::string::npos) << name;
+  }
+  if (!env) std::filesystem::remove_all(dir);
 }
 
 }  // namespace
