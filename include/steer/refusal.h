@@ -45,6 +45,7 @@ struct RefusalSelectionOptions {
   double kl_threshold = 0.1;          // drop KL > this
   double induce_threshold = 0.0;      // drop induce < this
   bool score_pruned_layers = true;    // also score the layers pruned anyway (the paper's plots show them)
+  std::vector<int> layers;            // score only these layers (empty: all); the rest are "not scored"
   // When every candidate is dropped: > 0 picks, for illustration, the lowest bypass among the
   // unpruned candidates with KL ≤ this, ignoring induce (RefusalSelection::fallback says so).
   // 0: no pick, as the paper (its code asserts).

@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
 #include <map>
 
 #include "steer/report.h"
@@ -93,6 +96,9 @@ std::string refusal_summary_markdown(const RefusalEval& e) {
 }
 
 void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const nlohmann::json& context) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) fail("refusal eval: cannot create the output folder " + out_dir + ": " + ec.message());
   nlohmann::json summary = e.summary();
   if (!context.is_null()) summary["run"] = context;
   write_json_file(summary, out_dir + "/summary.json");

@@ -8,6 +8,7 @@
 // runs once per pass as one row, so a pass costs little more than the tokens that differ.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -89,9 +90,14 @@ RefusalSelection select_refusal_direction(const Model& model, const RefusalCandi
   out.baseline_harmless = mean_of(refusal_score(base_harmless, refusal_tokens));
 
   const int64_t n_pos = dirs.size(0);
+  auto scored = [&](int l) {
+    if (!options.layers.empty() && std::find(options.layers.begin(), options.layers.end(), l) == options.layers.end())
+      return false;
+    return options.score_pruned_layers || l < layer_cutoff;
+  };
   int64_t to_score = 0;
   for (int64_t p = 0; p < n_pos; ++p)
-    for (int l = 0; l < n_layers; ++l) to_score += options.score_pruned_layers || l < layer_cutoff;
+    for (int l = 0; l < n_layers; ++l) to_score += scored(l);
   std::optional<Progress> bar;
   if (options.progress) bar.emplace("scoring candidates", to_score, "candidates");
   HookSet hooks(n_layers);
@@ -100,8 +106,8 @@ RefusalSelection select_refusal_direction(const Model& model, const RefusalCandi
       CandidateScore c;
       c.position = candidates.positions.at(p);
       c.layer = l;
-      if (!options.score_pruned_layers && l >= layer_cutoff) {
-        c.filtered = "layer ≥ " + std::to_string(layer_cutoff) + " (not scored)";
+      if (!scored(l)) {
+        c.filtered = l >= layer_cutoff ? "layer ≥ " + std::to_string(layer_cutoff) + " (not scored)" : "not scored";
         out.candidates.push_back(c);
         continue;
       }

@@ -37,6 +37,7 @@ int run_refusal_and_report(const Model& model, const RefusalPipelineOptions& opt
 
 std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   struct Opts {
+    std::string score_layers;
     std::string model = kDefaultModelName, harmful, harmless, harmful_test, harmless_test, output = "runs/refusal",
                 chat_template;
     size_t n_train = 128, n_val = 32, n_test = 32;
@@ -74,6 +75,9 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--prune-layers", o->prune, "Drop candidates in the last fraction of layers")->capture_default_str();
   sub.add_option("--induce-threshold", o->induce_threshold, "Drop candidates whose induce score is below this")
       ->capture_default_str();
+  sub.add_option("--score-layers", o->score_layers,
+                 "Score only these layers' candidates (e.g. 18 or 10-14), to re-check a few after a full run; "
+                 "the others are listed as not scored");
   sub.add_flag("--skip-pruned", o->skip_pruned, "Do not score the layers pruned anyway (faster; plots lack them)");
   sub.add_option("--batch-size", o->batch_size, "Prompts per forward pass")->capture_default_str();
   sub.add_flag("--no-eval", o->no_eval, "Stop after selection");
@@ -104,6 +108,8 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
     opt.selection.score_pruned_layers = !o->skip_pruned;
 
     auto model = load_model(o->model, global, o->chat_template);
+    if (!o->score_layers.empty())
+      opt.selection.layers = steer::parse_layer_list(o->score_layers, model->config().n_layers);
     std::unique_ptr<LocalJudge> judge = o->eval.apply(opt.eval, global);
     opt.refusal_tokens = o->eval.refusal_tokens;
     return run_refusal_and_report(*model, opt, o->output);
