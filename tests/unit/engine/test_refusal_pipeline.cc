@@ -190,6 +190,9 @@ TEST(RefusalPipeline, WritesTheRunFolder) {
   ASSERT_EQ(saved.layers(), std::vector<int>({best.layer}));
   EXPECT_EQ(saved.meta().site, SiteKind::kResidPre);
   EXPECT_GT(saved.at_layer(best.layer).norm().item<double>(), 0);
+  // eval-refusal's writer makes its output folder.
+  write_refusal_eval(*run.eval, dir + "/nested/eval", nlohmann::json());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/nested/eval/summary.json"));
   std::filesystem::remove_all(dir);
 }
 
