@@ -20,6 +20,11 @@ std::string fmt(double v, const char* f = "%.4f") {
   return buf;
 }
 
+// "addition" is −1·r on harmful prompts (jailbreak) and +1·r on harmless ones (induce).
+std::string condition_label(const std::string& name, bool harmful) {
+  return name == "addition" ? (harmful ? "addition (−1·r)" : "addition (+1·r)") : name;
+}
+
 std::string pct(double v) { return std::isfinite(v) ? fmt(100 * v, "%.1f") + " %" : "–"; }
 
 // One line per position over layers, the baseline dashed, as the paper's plots.
@@ -78,7 +83,7 @@ std::string refusal_summary_markdown(const RefusalEval& e) {
   md += "\n|---|---|---|---|" + std::string(judge ? "---|" : "") + "\n";
   auto side = [&](const std::vector<RefusalCondition>& conds, const std::string& name, size_t n, bool harmful) {
     for (const auto& c : conds) {
-      std::string cond = c.name == "addition" ? (harmful ? "addition (−1·r)" : "addition (+1·r)") : c.name;
+      std::string cond = condition_label(c.name, harmful);
       md += "| " + name + " (n=" + std::to_string(n) + ") | " + cond + " | " + pct(c.refusal_rate()) + " | " +
             fmt(c.mean_score(), "%.2f") + " |" + (judge ? " " + pct(c.judge_rate()) + " |" : "") + "\n";
     }
@@ -158,7 +163,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
   for (const auto& [name, conds] : {std::pair<std::string, const std::vector<RefusalCondition>*>{"harmful", &e.harmful},
                                     {"harmless", &e.harmless}})
     for (const auto& c : *conds)
-      table.push_back({name, c.name == "addition" ? (name == "harmful" ? "addition (−1·r)" : "addition (+1·r)") : c.name,
+      table.push_back({name, condition_label(c.name, name == "harmful"),
                        pct(c.refusal_rate()), fmt(c.mean_score(), "%.2f"), pct(c.judge_rate())});
   html.heading("Refusal rates").table({"prompts", "condition", "refusal rate (substring)", "mean refusal score",
                                        "refusal rate (judge)"},
