@@ -29,11 +29,17 @@ class ChatTemplate;
 enum class DType { kFloat32, kBFloat16 };
 DType default_dtype();                   // bf16 where the CPU multiplies bf16 natively, else fp32
 DType parse_dtype(const std::string& s); // "f32"/"fp32"/"float32", "bf16"/"bfloat16", "auto"
+
+// libtorch's intra-op threads: `threads` > 0 as given; 0 → every CPU this process may run on.
+// Not libtorch's own default, which counts cores through cpuinfo and on some VMs sees the vCPUs
+// as hyper-threads of one core, so runs on ONE thread (seen here: 2 vCPUs, 1 thread, every
+// forward twice as slow). Model::load calls it with LoadOptions::threads.
+void set_compute_threads(int threads);
 std::string dtype_name(DType d);
 
 struct LoadOptions {
   std::optional<DType> dtype;       // unset: default_dtype()
-  int threads = 0;                  // 0: leave libtorch's default (all cores)
+  int threads = 0;                  // compute threads; 0: every CPU this process may use
   bool progress = true;             // progress bar on stderr
   std::string chat_template_file;   // overrides the model's own template
 };

@@ -1,5 +1,7 @@
 #include "core/cpu.h"
 
+#include <sched.h>
+
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -44,6 +46,14 @@ std::string cpu_summary() {
   else if (f.avx512f) s += ", avx512f";
   else if (f.avx2) s += ", avx2";
   return s + ")";
+}
+
+int available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? int(n) : 1;
 }
 
 }  // namespace steer

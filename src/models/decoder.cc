@@ -15,11 +15,24 @@ namespace {
 
 // RMSNorm over the last dimension, computed in float32 as Hugging Face does. `weight` is the
 // effective multiplier. Llama casts back before the weight multiply; Gemma multiplies in float.
+// The sum of squares comes from one vector_norm pass that reads x in its own dtype and
+// accumulates in float32 (‖x‖² equals HF's float32 Σx² to an ulp): libtorch 1.13's
+// pow → mean → add → rsqrt chain costs ~2.4× more on bf16 activations.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, float eps, bool multiply_in_float) {
-  at::Tensor xf = x.to(at::kFloat);
-  at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  at::Tensor norm = at::linalg_vector_norm(x, 2, {-1}, /*keepdim=*/true, at::kFloat);  // [.., 1]
+  at::Tensor inv_rms = at::rsqrt(norm.square_().div_(double(x.size(-1))).add_(eps));
+  at::Tensor normed = x.to(at::kFloat) * inv_rms;
   if (multiply_in_float) return (normed * weight.to(at::kFloat)).to(x.scalar_type());
   return normed.to(x.scalar_type()) * weight;
+}
+
+// The gated MLP's activation, act(gate) · up, rounded as HF rounds it (act in float, then to the
+// model's dtype, then the product). For bf16 the activation runs on a float32 copy: libtorch
+// 1.13's bf16 silu/gelu kernels are ~2× slower than converting, computing in float32, converting back.
+at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up, Activation activation) {
+  auto act = [&](const at::Tensor& g) { return activation == Activation::kSilu ? at::silu(g) : at::gelu(g, "tanh"); };
+  if (gate.scalar_type() == at::kFloat) return act(gate) * up;
+  return act(gate.to(at::kFloat)).to(gate.scalar_type()) * up;
 }
 
 // Rotary embedding, NeoX / rotate_half layout: x = [x1, x2] halves of head_dim.
@@ -139,8 +152,7 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
     h = rms_norm(x, w.ffn_norm, c.norm_eps, gemma_norm);
     at::Tensor gate_up = at::linear(h, w.w_gate_up);  // [B, T, 2·d_ffn]
     at::Tensor gate = gate_up.narrow(-1, 0, c.d_ffn), up = gate_up.narrow(-1, c.d_ffn, c.d_ffn);
-    gate = c.activation == Activation::kSilu ? at::silu(gate) : at::gelu(gate, "tanh");
-    at::Tensor mlp = at::linear(gate * up, w.w_down);  // [B, T, d_model]
+    at::Tensor mlp = at::linear(gated_activation(gate, up, c.activation), w.w_down);  // [B, T, d_model]
     if (c.post_norms) mlp = rms_norm(mlp, w.post_ffn_norm, c.norm_eps, gemma_norm);
     SITE(kMlpOut, l, mlp);
     x = x + mlp;

@@ -27,6 +27,8 @@ namespace steer {
 
 DType default_dtype() { return cpu_features().native_bf16() ? DType::kBFloat16 : DType::kFloat32; }
 
+void set_compute_threads(int threads) { at::set_num_threads(threads > 0 ? threads : available_cpus()); }
+
 DType parse_dtype(const std::string& s) {
   if (s == "auto") return default_dtype();
   if (s == "f32" || s == "fp32" || s == "float32") return DType::kFloat32;
@@ -234,7 +236,7 @@ struct ModelLoader {
     namespace fs = std::filesystem;
     if (!fs::exists(path))
       fail("model not found: " + path, "give a .gguf file or a Hugging Face model directory");
-    if (opt.threads > 0) at::set_num_threads(opt.threads);
+    set_compute_threads(opt.threads);
     std::shared_ptr<Model> m(new Model());
     m->path_ = path;
     m->dtype_ = opt.dtype.value_or(default_dtype());
