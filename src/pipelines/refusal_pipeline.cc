@@ -3,12 +3,14 @@
 // control-vector GGUF), the full candidate table (CSV + JSON), the three selection plots (SVG),
 // metadata.json (prompts kept, refusal tokens, selected candidate, timings) and the evaluation.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <set>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "generate/prompt_batches.h"
 #include "pipelines/refusal_report.h"
@@ -86,6 +88,8 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
   nlohmann::json tokens = nlohmann::json::array();
   for (int32_t id : refusal_tokens) tokens.push_back({{"id", id}, {"text", model.tokenizer().decode({id}, false)}});
   meta["refusal_tokens"] = tokens;
+  // Timings mean little without the machine they came from (and a thread count of 1 once hid a bug).
+  meta["machine"] = {{"cpu", cpu_summary()}, {"threads", at::get_num_threads()}};
   meta["datasets"] = {{"harmful", {{"path", harmful.path}, {"sha256", harmful.sha256}, {"size", harmful.size()}}},
                       {"harmless", {{"path", harmless.path}, {"sha256", harmless.sha256}, {"size", harmless.size()}}}};
   if (o.harmful_test) meta["datasets"]["harmful_test"] = {{"path", o.harmful_test->path}, {"sha256", o.harmful_test->sha256}};

@@ -7,6 +7,7 @@
 // Tolerances: fp32 forwards of different batch shapes differ by ~1e-6 relative in the logits;
 // refusal scores and KL are smooth in them, so compare to 1e-4 absolute.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -183,6 +184,7 @@ TEST(RefusalPipeline, WritesTheRunFolder) {
   nlohmann::json meta = nlohmann::json::parse(std::ifstream(dir + "/metadata.json"));
   EXPECT_EQ(meta["prompts"]["harmful_train"]["sampled"], 6);
   EXPECT_EQ(meta["selected"]["layer"], run.selection.candidates[run.selection.best].layer);
+  EXPECT_EQ(meta["machine"]["threads"], at::get_num_threads());  // timings come with their thread count
 
   // The saved direction is the selected candidate's raw mean difference.
   const CandidateScore& best = run.selection.candidates[run.selection.best];
