@@ -13,11 +13,8 @@ struct CpuFeatures {
 const CpuFeatures& cpu_features();
 std::string cpu_summary();  // e.g. "AMD EPYC (2 threads, avx512_bf16)"
 
-// CPUs this process may run on (its affinity mask; hardware_concurrency when that cannot be read).
-// Why not libtorch's own default: it counts cores through cpuinfo, which on some VMs sees the
-// vCPUs as hyper-threads of one core and so runs everything on ONE thread (seen here: 2 vCPUs,
-// at::get_num_threads() == 1).
-// steer::set_compute_threads (steer/model.h) uses it when threads = 0.
+// CPUs this process may run on (its affinity mask; hardware_concurrency when that cannot be read):
+// the thread count steer::set_compute_threads (steer/model.h) uses for threads = 0, and why.
 int available_cpus();
 
 }  // namespace steer
