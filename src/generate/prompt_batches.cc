@@ -57,8 +57,8 @@ at::Tensor PromptBatches::run(const HookSet* hooks, int from, bool keep) const {
   BatchState head;
   if (!prefix_.empty()) {
     sink = &prefix_resid_;
-    head = from > 0 ? model_.run_prefix(prefix_, h, shortest_, first_instruction_, -1, from, prefix_resid_[from])
-                    : model_.run_prefix(prefix_, h, shortest_, first_instruction_);
+    head = model_.run_prefix(prefix_, h, shortest_, first_instruction_, -1, from,
+                             from > 0 ? prefix_resid_[from] : at::Tensor());
   }
   at::Tensor out;
   for (size_t bi = 0; bi < batches_.size(); ++bi) {

@@ -3,10 +3,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-
-#include "core/error.h"
 #include <map>
 
+#include "core/error.h"
 #include "steer/report.h"
 
 namespace steer {

@@ -37,9 +37,8 @@ int run_refusal_and_report(const Model& model, const RefusalPipelineOptions& opt
 
 std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   struct Opts {
-    std::string score_layers;
     std::string model = kDefaultModelName, harmful, harmless, harmful_test, harmless_test, output = "runs/refusal",
-                chat_template;
+                chat_template, score_layers;
     size_t n_train = 128, n_val = 32, n_test = 32;
     uint64_t seed = 42;
     bool no_filter = false, no_eval = false, skip_pruned = false, strict_filter = false;

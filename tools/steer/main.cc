@@ -115,7 +115,7 @@ static int run(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (global.threads < 0) return print_error("--threads must be ≥ 0", "0 means all cores");
   Progress::set_quiet(global.quiet);
-  set_compute_threads(global.threads);  // libtorch alone may pick 1 thread on a VM (core/cpu.h)
+  set_compute_threads(global.threads);  // libtorch alone may pick 1 thread on a VM (steer/model.h)
 
   if (help->parsed()) {
     if (help_verb.empty()) {
