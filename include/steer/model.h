@@ -33,7 +33,8 @@ DType parse_dtype(const std::string& s); // "f32"/"fp32"/"float32", "bf16"/"bflo
 // libtorch's intra-op threads: `threads` > 0 as given; 0 → every CPU this process may run on.
 // Not libtorch's own default, which counts cores through cpuinfo and on some VMs sees the vCPUs
 // as hyper-threads of one core, so runs on ONE thread (seen here: 2 vCPUs, 1 thread, every
-// forward twice as slow). Model::load calls it with LoadOptions::threads.
+// forward twice as slow). Model::load calls it with LoadOptions::threads. It also makes
+// OpenBLAS use this CPU's vector kernels where it picked generic ones (core/blas_kernels.h).
 void set_compute_threads(int threads);
 std::string dtype_name(DType d);
 

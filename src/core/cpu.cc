@@ -22,7 +22,11 @@ static CpuFeatures read_features(std::string* model_name) {
     std::string w;
     while (words >> w) {
       if (w == "avx2") f.avx2 = true;
+      else if (w == "fma") f.fma = true;
       else if (w == "avx512f") f.avx512f = true;
+      else if (w == "avx512bw") f.avx512bw = true;
+      else if (w == "avx512vl") f.avx512vl = true;
+      else if (w == "avx512dq") f.avx512dq = true;
       else if (w == "avx512_bf16") f.avx512_bf16 = true;
       else if (w == "amx_bf16") f.amx_bf16 = true;
     }

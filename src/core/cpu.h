@@ -6,8 +6,10 @@
 namespace steer {
 
 struct CpuFeatures {
-  bool avx2 = false, avx512f = false, avx512_bf16 = false, amx_bf16 = false;
+  bool avx2 = false, fma = false, avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool avx512_bf16 = false, amx_bf16 = false;
   bool native_bf16() const { return avx512_bf16 || amx_bf16; }
+  bool avx512_skx() const { return avx512f && avx512bw && avx512vl && avx512dq; }  // Skylake-X's set
 };
 
 const CpuFeatures& cpu_features();

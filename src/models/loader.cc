@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/blas_kernels.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -27,7 +28,10 @@ namespace steer {
 
 DType default_dtype() { return cpu_features().native_bf16() ? DType::kBFloat16 : DType::kFloat32; }
 
-void set_compute_threads(int threads) { at::set_num_threads(threads > 0 ? threads : available_cpus()); }
+void set_compute_threads(int threads) {
+  fix_blas_kernels();
+  at::set_num_threads(threads > 0 ? threads : available_cpus());
+}
 
 DType parse_dtype(const std::string& s) {
   if (s == "auto") return default_dtype();

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <set>
 
+#include "core/blas_kernels.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "generate/prompt_batches.h"
@@ -89,7 +90,7 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
   for (int32_t id : refusal_tokens) tokens.push_back({{"id", id}, {"text", model.tokenizer().decode({id}, false)}});
   meta["refusal_tokens"] = tokens;
   // Timings mean little without the machine they came from (and a thread count of 1 once hid a bug).
-  meta["machine"] = {{"cpu", cpu_summary()}, {"threads", at::get_num_threads()}};
+  meta["machine"] = {{"cpu", cpu_summary()}, {"threads", at::get_num_threads()}, {"blas", fix_blas_kernels().summary()}};
   meta["datasets"] = {{"harmful", {{"path", harmful.path}, {"sha256", harmful.sha256}, {"size", harmful.size()}}},
                       {"harmless", {{"path", harmless.path}, {"sha256", harmless.sha256}, {"size", harmless.size()}}}};
   if (o.harmful_test) meta["datasets"]["harmful_test"] = {{"path", o.harmful_test->path}, {"sha256", o.harmful_test->sha256}};
