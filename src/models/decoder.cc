@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/linear.h"
 #include "steer/model.h"
 
 namespace steer {
@@ -150,9 +151,9 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
     SITE(kResidMid, l, x);
 
     h = rms_norm(x, w.ffn_norm, c.norm_eps, gemma_norm);
-    at::Tensor gate_up = at::linear(h, w.w_gate_up);  // [B, T, 2·d_ffn]
+    at::Tensor gate_up = apply_linear(h, w.w_gate_up);  // [B, T, 2·d_ffn]
     at::Tensor gate = gate_up.narrow(-1, 0, c.d_ffn), up = gate_up.narrow(-1, c.d_ffn, c.d_ffn);
-    at::Tensor mlp = at::linear(gated_activation(gate, up, c.activation), w.w_down);  // [B, T, d_model]
+    at::Tensor mlp = apply_linear(gated_activation(gate, up, c.activation), w.w_down);  // [B, T, d_model]
     if (c.post_norms) mlp = rms_norm(mlp, w.post_ffn_norm, c.norm_eps, gemma_norm);
     SITE(kMlpOut, l, mlp);
     x = x + mlp;
@@ -165,7 +166,7 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
   if (mode == LogitsMode::kLast) x = x.narrow(1, T - 1, 1);
   x = rms_norm(x, weights_.final_norm, c.norm_eps, gemma_norm);
   SITE(kLnFinal, -1, x);
-  at::Tensor logits = at::linear(x, weights_.lm_head).to(at::kFloat);  // [B, T|1, vocab]
+  at::Tensor logits = apply_linear(x, weights_.lm_head).to(at::kFloat);  // [B, T|1, vocab]
   if (c.final_softcap > 0) logits = at::tanh(logits / c.final_softcap) * c.final_softcap;
   return mode == LogitsMode::kLast ? logits.squeeze(1) : logits;
 }
@@ -193,7 +194,7 @@ at::Tensor Model::attention(int l, const at::Tensor& h, BatchState& state, const
   const int64_t B = h.size(0), T = h.size(1), H = c.n_heads, Hkv = c.n_kv_heads, hd = c.head_dim;
   const int64_t G = H / Hkv;
 
-  at::Tensor qkv = at::linear(h, w.wqkv, w.bqkv);  // [B, T, (H + 2·Hkv)·hd]
+  at::Tensor qkv = apply_linear(h, w.wqkv, w.bqkv);  // [B, T, (H + 2·Hkv)·hd]
   at::Tensor q = qkv.narrow(-1, 0, H * hd).view({B, T, H, hd}).transpose(1, 2);             // [B, H, T, hd]
   at::Tensor k = qkv.narrow(-1, H * hd, Hkv * hd).view({B, T, Hkv, hd}).transpose(1, 2);    // [B, Hkv, T, hd]
   at::Tensor v = qkv.narrow(-1, (H + Hkv) * hd, Hkv * hd).view({B, T, Hkv, hd}).transpose(1, 2);
@@ -224,7 +225,7 @@ at::Tensor Model::attention(int l, const at::Tensor& h, BatchState& state, const
                      .view({B, H, T, hd})
                      .transpose(1, 2);  // [B, T, H, hd]
   SITE(kAttnZ, l, z);
-  return at::linear(z.reshape({B, T, H * hd}), w.wo, w.bo);  // [B, T, d_model]
+  return apply_linear(z.reshape({B, T, H * hd}), w.wo, w.bo);  // [B, T, d_model]
 }
 
 #undef SITE

@@ -14,6 +14,7 @@
 #include "core/cpu.h"
 #include "core/error.h"
 #include "generate/prompt_batches.h"
+#include "models/linear.h"
 #include "pipelines/refusal_report.h"
 #include "steer/capture.h"
 #include "steer/directions.h"
@@ -90,7 +91,8 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
   for (int32_t id : refusal_tokens) tokens.push_back({{"id", id}, {"text", model.tokenizer().decode({id}, false)}});
   meta["refusal_tokens"] = tokens;
   // Timings mean little without the machine they came from (and a thread count of 1 once hid a bug).
-  meta["machine"] = {{"cpu", cpu_summary()}, {"threads", at::get_num_threads()}, {"blas", fix_blas_kernels().summary()}};
+  meta["machine"] = {{"cpu", cpu_summary()}, {"threads", at::get_num_threads()}, {"blas", fix_blas_kernels().summary()},
+                     {"float32_linear", float32_linear_backend()}};
   meta["datasets"] = {{"harmful", {{"path", harmful.path}, {"sha256", harmful.sha256}, {"size", harmful.size()}}},
                       {"harmless", {{"path", harmless.path}, {"sha256", harmless.sha256}, {"size", harmless.size()}}}};
   if (o.harmful_test) meta["datasets"]["harmful_test"] = {{"path", o.harmful_test->path}, {"sha256", o.harmful_test->sha256}};
