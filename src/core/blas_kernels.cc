@@ -1,9 +1,9 @@
 #include "core/blas_kernels.h"
 
 #include <dlfcn.h>
+#include <strings.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <mutex>
 
@@ -13,16 +13,11 @@ namespace steer {
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
-
 // OpenBLAS's x86-64 kernel sets with AVX2 + FMA or better; the others are SSE-era fallbacks.
 bool is_vector_core(const std::string& name) {
-  static const char* kModern[] = {"haswell", "zen", "excavator", "skylakex", "cooperlake", "sapphirerapids"};
-  std::string n = lower(name);
-  return std::any_of(std::begin(kModern), std::end(kModern), [&](const char* m) { return n == m; });
+  static const char* kModern[] = {"Haswell", "Zen", "Excavator", "SkylakeX", "Cooperlake", "SapphireRapids"};
+  return std::any_of(std::begin(kModern), std::end(kModern),
+                     [&](const char* m) { return strcasecmp(name.c_str(), m) == 0; });
 }
 
 // Found at run time so that a libtorch on another BLAS (pip torch links MKL) builds and runs as is.
