@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/blas_kernels.h"
+#include "core/heap.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -30,6 +31,7 @@ DType default_dtype() { return cpu_features().native_bf16() ? DType::kBFloat16 :
 
 void set_compute_threads(int threads) {
   fix_blas_kernels();
+  keep_freed_memory();
   at::set_num_threads(threads > 0 ? threads : available_cpus());
 }
 

@@ -13,6 +13,7 @@
 #include "core/blas_kernels.h"
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/heap.h"
 #include "generate/prompt_batches.h"
 #include "models/linear.h"
 #include "pipelines/refusal_report.h"
@@ -92,7 +93,7 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
   meta["refusal_tokens"] = tokens;
   // Timings mean little without the machine they came from (and a thread count of 1 once hid a bug).
   meta["machine"] = {{"cpu", cpu_summary()}, {"threads", at::get_num_threads()}, {"blas", fix_blas_kernels().summary()},
-                     {"float32_linear", float32_linear_backend()}};
+                     {"float32_linear", float32_linear_backend()}, {"heap", keep_freed_memory()}};
   meta["datasets"] = {{"harmful", {{"path", harmful.path}, {"sha256", harmful.sha256}, {"size", harmful.size()}}},
                       {"harmless", {{"path", harmless.path}, {"sha256", harmless.sha256}, {"size", harmless.size()}}}};
   if (o.harmful_test) meta["datasets"]["harmful_test"] = {{"path", o.harmful_test->path}, {"sha256", o.harmful_test->sha256}};
