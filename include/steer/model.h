@@ -71,11 +71,13 @@ class Model {
   // and advances state.length by seq. With a cache (state.capacity > 0) keys and values are
   // appended; without one the forward must cover the whole sequence at once.
   // Returns float32 logits as `mode` says (undefined for kNone).
-  // stop_after_layer ≥ 0 ends the pass after that block (activation capture that needs no
-  // deeper layers); it requires LogitsMode::kNone, and the cache of deeper layers is left unset,
-  // so such a state is not continued.
+  // stop_after ends the pass right after that hook point, for activation capture that needs no
+  // deeper layers: {kResidPre, L} runs blocks 0..L−1 and block L's resid_pre hook (block L itself
+  // does not run); {kResidPost, L} runs blocks 0..L. Other kinds are an error. It requires
+  // LogitsMode::kNone, and the cache of the blocks not run is left unset, so such a state is not
+  // continued.
   at::Tensor forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks = nullptr,
-                     LogitsMode mode = LogitsMode::kLast, int stop_after_layer = -1) const;
+                     LogitsMode mode = LogitsMode::kLast, std::optional<Site> stop_after = std::nullopt) const;
 
   // The shared-prefix pass of a batch whose rows all begin with `prefix_ids` (models/batch.h,
   // make_batch_after_prefix): runs them once, as one row, into a cache of exactly their length.
@@ -85,7 +87,7 @@ class Model {
   // prefix before every instruction start and the positions read).
   // first_layer > 0 runs only the blocks from there on `resid_pre` [1, n, d_model] (see forward_from).
   BatchState run_prefix(const std::vector<int32_t>& prefix_ids, const HookSet* hooks, int64_t prompt_len,
-                        int64_t instruction_end, int stop_after_layer = -1, int first_layer = 0,
+                        int64_t instruction_end, std::optional<Site> stop_after = std::nullopt, int first_layer = 0,
                         const at::Tensor& resid_pre = {}) const;
 
   // As forward, but from block first_layer on, given its hook_resid_pre [batch, seq, d_model] for
@@ -103,7 +105,7 @@ class Model {
   friend struct ModelLoader;
 
   at::Tensor run_blocks(const at::Tensor& input, int first_layer, BatchState& state, const HookSet* hooks,
-                        LogitsMode mode, int stop_after_layer) const;
+                        LogitsMode mode, std::optional<Site> stop_after) const;
   at::Tensor attention(int layer, const at::Tensor& h, BatchState& state, const at::Tensor& mask,
                        const at::Tensor& cos, const at::Tensor& sin, const HookSet* hooks,
                        const HookContext& ctx) const;

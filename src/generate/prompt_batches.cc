@@ -57,7 +57,7 @@ at::Tensor PromptBatches::run(const HookSet* hooks, int from, bool keep) const {
   BatchState head;
   if (!prefix_.empty()) {
     sink = &prefix_resid_;
-    head = model_.run_prefix(prefix_, h, shortest_, first_instruction_, -1, from,
+    head = model_.run_prefix(prefix_, h, shortest_, first_instruction_, std::nullopt, from,
                              from > 0 ? prefix_resid_[from] : at::Tensor());
   }
   at::Tensor out;

@@ -8,6 +8,8 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/attention_cpu.h"
+#include "models/elementwise_cpu.h"
 #include "models/linear.h"
 #include "steer/model.h"
 
@@ -16,10 +18,13 @@ namespace {
 
 // RMSNorm over the last dimension, computed in float32 as Hugging Face does. `weight` is the
 // effective multiplier. Llama casts back before the weight multiply; Gemma multiplies in float.
-// The sum of squares comes from one vector_norm pass that reads x in its own dtype and
-// accumulates in float32 (‖x‖² equals HF's float32 Σx² to an ulp): libtorch 1.13's
+// float32 on an AVX2 CPU: one fused pass (models/elementwise_cpu.h; both orders round alike in
+// float32). Otherwise the sum of squares comes from one vector_norm pass that reads x in its own
+// dtype and accumulates in float32 (‖x‖² equals HF's float32 Σx² to an ulp): libtorch 1.13's
 // pow → mean → add → rsqrt chain costs ~2.4× more on bf16 activations.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, float eps, bool multiply_in_float) {
+  if (fused_elementwise_supported(x) && x.is_contiguous() && weight.scalar_type() == at::kFloat)
+    return rms_norm_f32(x, weight.contiguous(), eps);
   at::Tensor norm = at::linalg_vector_norm(x, 2, {-1}, /*keepdim=*/true, at::kFloat);  // [.., 1]
   at::Tensor inv_rms = at::rsqrt(norm.square_().div_(double(x.size(-1))).add_(eps));
   at::Tensor normed = x.to(at::kFloat) * inv_rms;
@@ -30,25 +35,35 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, float eps, bo
 // The gated MLP's activation, act(gate) · up, rounded as HF rounds it (act in float, then to the
 // model's dtype, then the product). For bf16 the activation runs on a float32 copy: libtorch
 // 1.13's bf16 silu/gelu kernels are ~2× slower than converting, computing in float32, converting back.
-at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up, Activation activation) {
+// float32 SiLU on an AVX2 CPU: one fused pass (models/elementwise_cpu.h).
+// gate_up [B, T, 2·d_ffn]: the fused projection, gate then up.
+at::Tensor gated_activation(const at::Tensor& gate_up, int64_t d_ffn, Activation activation) {
+  if (activation == Activation::kSilu && fused_elementwise_supported(gate_up) && gate_up.is_contiguous())
+    return silu_mul_f32(gate_up);
+  at::Tensor gate = gate_up.narrow(-1, 0, d_ffn), up = gate_up.narrow(-1, d_ffn, d_ffn);
   auto act = [&](const at::Tensor& g) { return activation == Activation::kSilu ? at::silu(g) : at::gelu(g, "tanh"); };
   if (gate.scalar_type() == at::kFloat) return act(gate) * up;
   return act(gate.to(at::kFloat)).to(gate.scalar_type()) * up;
 }
 
-// Rotary embedding, NeoX / rotate_half layout: x = [x1, x2] halves of head_dim.
-// x [batch, heads, seq, head_dim]; cos, sin [batch, 1, seq, head_dim / 2].
-at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+// Rotary embedding, NeoX / rotate_half layout: x = [x1, x2] halves of head_dim, written into
+// dst. x, dst [batch, seq, heads, head_dim] (dst may be a view of the KV cache); cos, sin
+// [batch, seq, head_dim / 2]. On the CPU one kernel pass (models/attention_cpu.h); elsewhere
+// libtorch ops, which round the same way.
+void rope_into_dst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, at::Tensor dst) {
+  if (x.device().is_cpu()) return rope_into(x, cos, sin, dst);
   int64_t half = x.size(-1) / 2;
   at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
-  return at::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+  at::Tensor c = cos.unsqueeze(2), s = sin.unsqueeze(2);  // [B, T, 1, hd/2]
+  dst.narrow(-1, 0, half).copy_(x1 * c - x2 * s);
+  dst.narrow(-1, half, half).copy_(x2 * c + x1 * s);
 }
 
-// cos/sin tables for the given positions: [batch, 1, seq, head_dim / 2] in dtype.
+// cos/sin tables for the given positions: [batch, seq, head_dim / 2] in dtype.
 std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, const at::Tensor& inv_freq,
                                               at::ScalarType dtype) {
   at::Tensor angles = positions.clamp_min(0).to(at::kFloat).unsqueeze(-1) * inv_freq;  // [B, T, hd/2]
-  return {angles.cos().to(dtype).unsqueeze(1), angles.sin().to(dtype).unsqueeze(1)};
+  return {angles.cos().to(dtype).contiguous(), angles.sin().to(dtype).contiguous()};
 }
 
 // Additive attention mask [batch, 1, seq, keys] (0 or -inf). A query sees keys at positions
@@ -78,11 +93,11 @@ at::Tensor attention_mask(const at::Tensor& q_pos, const at::Tensor& k_pos, int6
   } while (0)
 
 at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks,
-                          LogitsMode mode, int stop_after_layer) const {
+                          LogitsMode mode, std::optional<Site> stop_after) const {
   if (tokens.dim() != 2 || tokens.size(0) != state.batch)
     fail("forward: tokens must be [batch, seq] with batch " + std::to_string(state.batch) + ", got " +
          std::to_string(tokens.dim()) + "-d tensor");
-  return run_blocks(tokens, 0, state, hooks, mode, stop_after_layer);
+  return run_blocks(tokens, 0, state, hooks, mode, stop_after);
 }
 
 at::Tensor Model::forward_from(int first_layer, const at::Tensor& resid_pre, BatchState& state, const HookSet* hooks,
@@ -93,24 +108,29 @@ at::Tensor Model::forward_from(int first_layer, const at::Tensor& resid_pre, Bat
   if (resid_pre.dim() != 3 || resid_pre.size(0) != state.batch || resid_pre.size(2) != config_.d_model)
     fail("forward_from: the residual stream must be [" + std::to_string(state.batch) + ", seq, " +
          std::to_string(config_.d_model) + "]");
-  return run_blocks(resid_pre, first_layer, state, hooks, mode, -1);
+  return run_blocks(resid_pre, first_layer, state, hooks, mode, std::nullopt);
 }
 
 // `input` is the tokens [B, T] (first_layer 0) or hook_resid_pre of first_layer [B, T, d_model].
 at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchState& state, const HookSet* hooks,
-                             LogitsMode mode, int stop_after_layer) const {
+                             LogitsMode mode, std::optional<Site> stop_after) const {
   const ModelConfig& c = config_;
   c10::InferenceMode inference;  // no autograd bookkeeping: nothing here trains
   const bool from_tokens = input.dim() == 2;
-  const int64_t T = input.size(1);
+  const int64_t B = input.size(0), T = input.size(1);
   if (state.cached() && state.length + T > state.capacity)
     fail("forward: KV cache holds " + std::to_string(state.capacity) + " slots, need " +
              std::to_string(state.length + T),
          "allocate a larger cache (max new tokens too large?)");
   if (!state.cached() && state.length != 0)
     fail("forward: a batch without a KV cache must be run in one forward");
-  if (stop_after_layer >= 0 && mode != LogitsMode::kNone)
-    fail("forward: stop_after_layer needs LogitsMode::kNone (deeper layers are skipped)");
+  if (stop_after && mode != LogitsMode::kNone)
+    fail("forward: stop_after needs LogitsMode::kNone (deeper layers are skipped)");
+  if (stop_after && ((stop_after->kind != SiteKind::kResidPre && stop_after->kind != SiteKind::kResidPost) ||
+                     stop_after->layer < 0 || stop_after->layer >= c.n_layers))
+    fail("forward: stop_after must be hook_resid_pre or hook_resid_post of a layer 0.." +
+         std::to_string(c.n_layers - 1) + ", got " + site_name(*stop_after));
+  auto stops_at = [&](SiteKind kind, int l) { return stop_after && stop_after->kind == kind && stop_after->layer == l; };
   if (hooks && !hooks->empty() && hooks->n_layers() != c.n_layers)
     fail("forward: hook set was made for " + std::to_string(hooks->n_layers()) + " layers, model has " +
          std::to_string(c.n_layers));
@@ -127,6 +147,15 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
   at::Tensor cos_l = cos_g, sin_l = sin_g;
   if (inv_freq_local_.defined()) std::tie(cos_l, sin_l) = rope_tables(q_pos, inv_freq_local_, dt);
 
+  // Left padding's rows: nothing real reads them (attention masks them out), so the position-wise
+  // MLP runs on the real rows only, ~6 % of a length-sorted prompt batch. Padding's mlp_out is 0.
+  at::Tensor real_rows;  // [N] flat indices into [B·T], defined when some rows are padding
+  if (T > 1) {
+    at::Tensor is_real = (q_pos >= 0).view(-1);
+    const int64_t n = is_real.sum().item<int64_t>();
+    if (n > 0 && n < is_real.numel()) real_rows = is_real.nonzero().squeeze(1);
+  }
+
   at::Tensor x;  // [B, T, d_model]
   if (from_tokens) {
     x = at::embedding(weights_.embed, input);
@@ -141,6 +170,7 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
     const LayerWeights& w = weights_.layers[l];
     const bool local = c.is_local(l);
     SITE(kResidPre, l, x);
+    if (stops_at(SiteKind::kResidPre, l)) break;
 
     at::Tensor h = rms_norm(x, w.attn_norm, c.norm_eps, gemma_norm);
     at::Tensor attn = attention(l, h, state, local ? mask_local : mask_global, local ? cos_l : cos_g,
@@ -150,15 +180,17 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
     x = x + attn;
     SITE(kResidMid, l, x);
 
-    h = rms_norm(x, w.ffn_norm, c.norm_eps, gemma_norm);
-    at::Tensor gate_up = apply_linear(h, w.w_gate_up);  // [B, T, 2·d_ffn]
-    at::Tensor gate = gate_up.narrow(-1, 0, c.d_ffn), up = gate_up.narrow(-1, c.d_ffn, c.d_ffn);
-    at::Tensor mlp = apply_linear(gated_activation(gate, up, c.activation), w.w_down);  // [B, T, d_model]
+    at::Tensor xr = real_rows.defined() ? x.reshape({-1, c.d_model}).index_select(0, real_rows) : x;  // rows run
+    h = rms_norm(xr, w.ffn_norm, c.norm_eps, gemma_norm);
+    at::Tensor gate_up = apply_linear(h, w.w_gate_up);  // [.., 2·d_ffn]
+    at::Tensor mlp = apply_linear(gated_activation(gate_up, c.d_ffn, c.activation), w.w_down);  // [.., d_model]
     if (c.post_norms) mlp = rms_norm(mlp, w.post_ffn_norm, c.norm_eps, gemma_norm);
+    if (real_rows.defined())
+      mlp = at::zeros({B * T, c.d_model}, x.options()).index_copy_(0, real_rows, mlp).view({B, T, c.d_model});
     SITE(kMlpOut, l, mlp);
     x = x + mlp;
     SITE(kResidPost, l, x);
-    if (l == stop_after_layer) break;
+    if (stops_at(SiteKind::kResidPost, l)) break;
   }
   state.length += T;
 
@@ -172,7 +204,7 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
 }
 
 BatchState Model::run_prefix(const std::vector<int32_t>& prefix_ids, const HookSet* hooks, int64_t prompt_len,
-                             int64_t instruction_end, int stop_after_layer, int first_layer,
+                             int64_t instruction_end, std::optional<Site> stop_after, int first_layer,
                              const at::Tensor& resid_pre) const {
   if (prefix_ids.empty()) fail("run_prefix: empty prefix");
   BatchState state;
@@ -181,7 +213,7 @@ BatchState Model::run_prefix(const std::vector<int32_t>& prefix_ids, const HookS
   state.instruction_end[0] = instruction_end;
   allocate_cache(state, prefix_ids.size());
   if (first_layer > 0) forward_from(first_layer, resid_pre, state, hooks, LogitsMode::kNone);
-  else forward(tokens, state, hooks, LogitsMode::kNone, stop_after_layer);
+  else forward(tokens, state, hooks, LogitsMode::kNone, stop_after);
   return state;
 }
 
@@ -195,35 +227,46 @@ at::Tensor Model::attention(int l, const at::Tensor& h, BatchState& state, const
   const int64_t G = H / Hkv;
 
   at::Tensor qkv = apply_linear(h, w.wqkv, w.bqkv);  // [B, T, (H + 2·Hkv)·hd]
-  at::Tensor q = qkv.narrow(-1, 0, H * hd).view({B, T, H, hd}).transpose(1, 2);             // [B, H, T, hd]
-  at::Tensor k = qkv.narrow(-1, H * hd, Hkv * hd).view({B, T, Hkv, hd}).transpose(1, 2);    // [B, Hkv, T, hd]
-  at::Tensor v = qkv.narrow(-1, (H + Hkv) * hd, Hkv * hd).view({B, T, Hkv, hd}).transpose(1, 2);
+  at::Tensor q = qkv.narrow(-1, 0, H * hd).view({B, T, H, hd});  // views: [B, T, heads, hd]
+  at::Tensor k = qkv.narrow(-1, H * hd, Hkv * hd).view({B, T, Hkv, hd});
+  at::Tensor v = qkv.narrow(-1, (H + Hkv) * hd, Hkv * hd).view({B, T, Hkv, hd});
   if (c.qk_norm) {
     q = rms_norm(q, w.q_norm, c.norm_eps, c.norm_plus_one);
     k = rms_norm(k, w.k_norm, c.norm_eps, c.norm_plus_one);
   }
-  q = apply_rope(q, cos, sin);
-  k = apply_rope(k, cos, sin);
-
+  // Rotated queries into their own [B, H, T, hd] buffer; rotated keys and the values straight
+  // into the cache when there is one.
+  at::Tensor q_rot = at::empty({B, H, T, hd}, q.options());
+  rope_into_dst(q, cos, sin, q_rot.transpose(1, 2));
   if (state.cached()) {  // append to the cache, attend over everything so far
-    state.k[l].narrow(2, state.length, T).copy_(k);
-    state.v[l].narrow(2, state.length, T).copy_(v);
-    k = state.k[l].narrow(2, 0, state.length + T);
+    rope_into_dst(k, cos, sin, state.k[l].narrow(2, state.length, T).transpose(1, 2));
+    state.v[l].narrow(2, state.length, T).copy_(v.transpose(1, 2));
+    k = state.k[l].narrow(2, 0, state.length + T);  // [B, Hkv, S, hd]
     v = state.v[l].narrow(2, 0, state.length + T);
+  } else {
+    at::Tensor k_rot = at::empty({B, Hkv, T, hd}, k.options());
+    rope_into_dst(k, cos, sin, k_rot.transpose(1, 2));
+    k = k_rot;
+    v = v.transpose(1, 2);  // [B, Hkv, T, hd], a view of qkv
   }
   const int64_t S = k.size(2);
-
-  // Grouped-query attention without copying keys: query heads of one group share a kv head
-  // (HF repeat_kv: head h reads kv head h / G), so fold the group into the query rows.
   float scale = c.attn_scale > 0 ? c.attn_scale : 1.f / std::sqrt(float(hd));
-  at::Tensor scores = at::matmul(q.reshape({B, Hkv, G * T, hd}), k.transpose(-1, -2)) * scale;  // [B, Hkv, G·T, S]
-  if (c.attn_softcap > 0) scores = at::tanh(scores / c.attn_softcap) * c.attn_softcap;
-  scores = scores.view({B, Hkv, G, T, S}) + mask.unsqueeze(1);  // mask [B, 1, 1, T, S]
-  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type()).view({B, H, T, S});
-  SITE(kAttnPattern, l, probs);  // [B, H, T, S]
-  at::Tensor z = at::matmul(probs.view({B, Hkv, G * T, S}), v)  // [B, Hkv, G·T, hd]
-                     .view({B, H, T, hd})
-                     .transpose(1, 2);  // [B, T, H, hd]
+
+  at::Tensor z;  // [B, T, H, hd]
+  if (attention_f32_supported(q_rot) && !(hooks && hooks->active(SiteKind::kAttnPattern, l))) {
+    z = attention_f32(q_rot, k, v, mask.squeeze(1), scale, c.attn_softcap);
+  } else {
+    // Grouped-query attention without copying keys: query heads of one group share a kv head
+    // (HF repeat_kv: head h reads kv head h / G), so fold the group into the query rows.
+    at::Tensor scores = at::matmul(q_rot.view({B, Hkv, G * T, hd}), k.transpose(-1, -2)) * scale;  // [B, Hkv, G·T, S]
+    if (c.attn_softcap > 0) scores = at::tanh(scores / c.attn_softcap) * c.attn_softcap;
+    scores = scores.view({B, Hkv, G, T, S}) + mask.unsqueeze(1);  // mask [B, 1, 1, T, S]
+    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type()).view({B, H, T, S});
+    SITE(kAttnPattern, l, probs);  // [B, H, T, S]
+    z = at::matmul(probs.view({B, Hkv, G * T, S}), v)  // [B, Hkv, G·T, hd]
+            .view({B, H, T, hd})
+            .transpose(1, 2);  // [B, T, H, hd]
+  }
   SITE(kAttnZ, l, z);
   return apply_linear(z.reshape({B, T, H * hd}), w.wo, w.bo);  // [B, T, d_model]
 }

@@ -373,7 +373,11 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
     int64_t prefix = 0;
     if (options.share_prefix && pos.mode != CapturePositions::Mode::kPromptMean)
       prefix = std::min(shared_prefix_length(ids, starts, keep_last), first_read);
-    const int deepest = layers.back();
+    // The pass ends at the deepest site read: after the deepest layer's block, or before it when
+    // only its input (resid_pre) is read, so that block never runs.
+    const bool only_resid_pre = std::all_of(options.sites.begin(), options.sites.end(),
+                                            [](SiteKind s) { return s == SiteKind::kResidPre; });
+    const Site stop{only_resid_pre ? SiteKind::kResidPre : SiteKind::kResidPost, layers.back()};
     BatchState state;
     at::Tensor tokens;
     if (prefix >= 4) {
@@ -383,7 +387,7 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
         shortest = std::min<int64_t>(shortest, ids[b].size());
         first_instruction = std::min(first_instruction, starts[b]);
       }
-      BatchState head = model.run_prefix(prefix_ids, hooks, shortest, first_instruction, deepest);
+      BatchState head = model.run_prefix(prefix_ids, hooks, shortest, first_instruction, stop);
       tokens = make_batch_after_prefix(head, prefix_ids, ids, model.pad_id(), state, starts, 0);
     } else {
       tokens = make_batch(ids, model.pad_id(), state, starts);
@@ -408,7 +412,7 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
         for (int64_t t = from; t < state.prompt_len[b]; ++t) w[b][0][state.slot(b, t) - first_slot] = 1.0 / double(n);
       }
     }
-    model.forward(tokens, state, &set, LogitsMode::kNone, deepest);
+    model.forward(tokens, state, &set, LogitsMode::kNone, stop);
     acts.add_count(B);
     if (bar) bar->advance(B);
   }

@@ -165,6 +165,21 @@ TEST(Capture, StoppingEarlyChangesNothing) {
   EXPECT_THROW(one.sum(SiteKind::kMlpOut, 2), Error);
 }
 
+// Reading only hook_resid_pre ends the pass before the deepest layer's block runs; what it reads
+// must equal the same site read from a pass that runs that block (and one more site).
+TEST(Capture, ResidPreOnlySkipsTheDeepestBlockAndChangesNothing) {
+  auto m = tiny();
+  auto prompts = encoded(*m);
+  const int last = m->config().n_layers - 1;
+  CaptureOptions o = options(CapturePositions::explicit_indices({-2, -1}), 6);
+  o.sites = {SiteKind::kResidPre, SiteKind::kResidPost};
+  Activations full = capture(*m, prompts, o);
+  o.sites = {SiteKind::kResidPre};
+  Activations pre = capture(*m, prompts, o);
+  for (int l = 0; l <= last; ++l)
+    EXPECT_TRUE(at::equal(full.sum(SiteKind::kResidPre, l), pre.sum(SiteKind::kResidPre, l))) << "layer " << l;
+}
+
 TEST(Capture, SaveLoadAndMerge) {
   auto m = tiny();
   auto prompts = encoded(*m);

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "core/error.h"
 #include "steer/generate.h"
 #include "steer/model.h"
 #include "steer/tokenizer.h"
@@ -80,6 +81,39 @@ TEST(Forward, HooksSeeConsistentActivations) {
     EXPECT_TRUE(at::allclose(post[l], mid[l] + mlp[l], 1e-6, 1e-6)) << "layer " << l;
     if (l + 1 < L) EXPECT_TRUE(at::equal(post[l], pre[l + 1])) << "layer " << l;
   }
+}
+
+TEST(Forward, StopAfterEndsThePassAtThatHookPoint) {
+  auto m = tiny();
+  const int L = m->config().n_layers;
+  ASSERT_GE(L, 2);
+  std::vector<int32_t> ids = m->tokenizer().encode("Once upon a time", true);
+  std::vector<std::string> seen;
+  HookSet hooks(L);
+  for (SiteKind k : {SiteKind::kResidPre, SiteKind::kAttnOut, SiteKind::kResidPost})
+    for (int l = 0; l < L; ++l)
+      hooks.add({k, l}, [&seen, k, l](at::Tensor&, const HookContext&) { seen.push_back(site_name({k, l})); });
+  BatchState st;
+  EXPECT_FALSE(m->forward(make_batch({ids}, m->pad_id(), st), st, &hooks, LogitsMode::kNone,
+                          Site{SiteKind::kResidPre, 1})
+                   .defined());
+  // block 0 in full, then only block 1's input
+  EXPECT_EQ(seen, (std::vector<std::string>{"blocks.0.hook_resid_pre", "blocks.0.hook_attn_out",
+                                            "blocks.0.hook_resid_post", "blocks.1.hook_resid_pre"}));
+  seen.clear();
+  BatchState st2;
+  m->forward(make_batch({ids}, m->pad_id(), st2), st2, &hooks, LogitsMode::kNone, Site{SiteKind::kResidPost, 0});
+  EXPECT_EQ(seen.back(), "blocks.0.hook_resid_post");
+  EXPECT_EQ(seen.size(), 3u);
+  for (Site bad : {Site{SiteKind::kMlpOut, 0}, Site{SiteKind::kResidPre, L}}) {
+    BatchState st3;
+    EXPECT_THROW(m->forward(make_batch({ids}, m->pad_id(), st3), st3, nullptr, LogitsMode::kNone, bad), Error)
+        << site_name(bad);
+  }
+  BatchState st4;
+  EXPECT_THROW(m->forward(make_batch({ids}, m->pad_id(), st4), st4, nullptr, LogitsMode::kLast,
+                          Site{SiteKind::kResidPre, 0}),
+               Error);  // logits need every layer
 }
 
 TEST(Forward, WriteHookChangesOutputAndScopeRemovesIt) {
