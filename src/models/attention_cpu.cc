@@ -12,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/cpu.h"
 #include "core/error.h"
 
 namespace steer {
@@ -200,10 +201,7 @@ __attribute__((target("avx2,fma"))) void attention_group_avx2(const GroupArgs& a
   for (; r0 < rows; ++r0) attention_tile<1>(a, r0, kt, Sp, sc);
 }
 
-bool use_avx2(int64_t hd) {
-  static const bool cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return cpu && hd % 16 == 0;
-}
+bool use_avx2(int64_t hd) { return cpu_features().avx2 && cpu_features().fma && hd % 16 == 0; }
 #else
 void attention_group_avx2(const GroupArgs& a, std::vector<float>& scratch) { attention_group_baseline(a, scratch); }
 bool use_avx2(int64_t) { return false; }

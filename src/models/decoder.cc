@@ -151,9 +151,8 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
   // MLP runs on the real rows only, ~6 % of a length-sorted prompt batch. Padding's mlp_out is 0.
   at::Tensor real_rows;  // [N] flat indices into [B·T], defined when some rows are padding
   if (T > 1) {
-    at::Tensor is_real = (q_pos >= 0).view(-1);
-    const int64_t n = is_real.sum().item<int64_t>();
-    if (n > 0 && n < is_real.numel()) real_rows = is_real.nonzero().squeeze(1);
+    at::Tensor rows = (q_pos >= 0).view(-1).nonzero().squeeze(1);
+    if (rows.numel() > 0 && rows.numel() < B * T) real_rows = rows;
   }
 
   at::Tensor x;  // [B, T, d_model]

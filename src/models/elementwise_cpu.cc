@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/cpu.h"
 #include "core/error.h"
 
 #if defined(__x86_64__)
@@ -71,15 +72,10 @@ __attribute__((target("avx2,fma"))) void silu_mul_row(const float* g, const floa
   }
 }
 
-bool cpu_has_avx2_fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
-
 }  // namespace
 
 bool fused_elementwise_supported(const at::Tensor& x) {
-  return x.scalar_type() == at::kFloat && x.device().is_cpu() && cpu_has_avx2_fma();
+  return x.scalar_type() == at::kFloat && x.device().is_cpu() && cpu_features().avx2 && cpu_features().fma;
 }
 
 at::Tensor rms_norm_f32(const at::Tensor& x, const at::Tensor& weight, float eps) {

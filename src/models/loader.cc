@@ -13,9 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/blas_kernels.h"
-#include "core/heap.h"
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/heap.h"
 #include "core/progress.h"
 #include "io/dequant.h"
 #include "io/tensor_names.h"

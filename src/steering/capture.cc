@@ -354,6 +354,12 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
         acts.add(s, l, rows, batch.rows);
       });
 
+  // Each pass ends at the deepest site read: after the deepest layer's block, or before it when
+  // only its input (resid_pre) is read, so that block never runs.
+  const bool only_resid_pre = std::all_of(options.sites.begin(), options.sites.end(),
+                                          [](SiteKind s) { return s == SiteKind::kResidPre; });
+  const Site stop{only_resid_pre ? SiteKind::kResidPre : SiteKind::kResidPost, layers.back()};
+
   std::optional<Progress> bar;
   if (options.progress) bar.emplace(options.label, N, "prompts");
   for (int64_t start = 0; start < N; start += options.batch_size) {
@@ -373,11 +379,6 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
     int64_t prefix = 0;
     if (options.share_prefix && pos.mode != CapturePositions::Mode::kPromptMean)
       prefix = std::min(shared_prefix_length(ids, starts, keep_last), first_read);
-    // The pass ends at the deepest site read: after the deepest layer's block, or before it when
-    // only its input (resid_pre) is read, so that block never runs.
-    const bool only_resid_pre = std::all_of(options.sites.begin(), options.sites.end(),
-                                            [](SiteKind s) { return s == SiteKind::kResidPre; });
-    const Site stop{only_resid_pre ? SiteKind::kResidPre : SiteKind::kResidPost, layers.back()};
     BatchState state;
     at::Tensor tokens;
     if (prefix >= 4) {
