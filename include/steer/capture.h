@@ -32,7 +32,7 @@
 
 namespace steer {
 
-struct EncodedPrompt;  // steer/generate.h (not included here: callers need not pull in generation)
+struct EncodedPrompt;  // steer/runner.h
 
 // Which positions of each prompt are read.
 struct CapturePositions {
