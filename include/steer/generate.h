@@ -12,6 +12,7 @@
 
 #include "generate/sampler.h"
 #include "steer/model.h"
+#include "steer/chat_template.h"
 #include "steer/runner.h"
 
 namespace steer {
@@ -35,6 +36,9 @@ struct Generation {
 
 // Chat-formats one user message (optional system message) with the model's template.
 EncodedPrompt encode_chat_prompt(const Model& model, const std::string& user, const std::string& system = "");
+// Chat-formats a conversation (system / user / assistant turns, ending with a user turn) and
+// adds the generation prompt; the instruction ends after the last user message.
+EncodedPrompt encode_chat_messages(const Model& model, const std::vector<ChatMessage>& messages);
 // Raw text, with BOS when the tokenizer adds one by default.
 EncodedPrompt encode_raw_prompt(const Model& model, const std::string& text);
 

@@ -15,6 +15,10 @@ EncodedPrompt encode_chat_prompt(const Model& model, const std::string& user, co
   std::vector<ChatMessage> messages;
   if (!system.empty()) messages.push_back({"system", system});
   messages.push_back({"user", user});
+  return encode_chat_messages(model, messages);
+}
+
+EncodedPrompt encode_chat_messages(const Model& model, const std::vector<ChatMessage>& messages) {
   RenderedChat rendered = model.chat_template().render(messages, /*add_generation_prompt=*/true);
   int post_len = 0;
   EncodedPrompt p;

@@ -67,6 +67,11 @@ static const std::vector<Verb>& verbs() {
        "  steer eval-refusal qwen2.5-coder-0.5b -d runs/qwen/direction.safetensors --harmful "
        "../shared/data/refusal_direction/dataset/processed/harmbench_test.json --n 64 -o runs/qwen/harmbench",
        setup_eval_refusal},
+      {"serve", "Serve a model over an OpenAI-compatible HTTP API with per-request steering and a playground page",
+       "steer serve smollm2-135m --vectors vectors --port 8080\n"
+       "  curl http://127.0.0.1:8080/v1/chat/completions -d '{\"messages\": [{\"role\": \"user\", \"content\": "
+       "\"Hi\"}], \"steering\": {\"add\": [{\"vector\": \"refusal\", \"coefficient\": 4}]}}'",
+       setup_serve},
   };
   return table;
 }
