@@ -89,6 +89,8 @@ struct RefusalEvalOptions {
   bool strip_thinking = false;          // judge the text after a <think>…</think> block
   const LocalJudge* judge = nullptr;    // optional third judge
   std::vector<int32_t> refusal_tokens;  // empty: refusal_tokens_for(model)
+  int ce_texts = 0;                     // cross-entropy on the first this-many harmless texts; 0: all
+  int ce_max_tokens = 256;              // each harmless text truncated to this many tokens
   bool progress = true;
 };
 

@@ -176,11 +176,14 @@ RefusalEval evaluate_refusal(const Model& model, const at::Tensor& direction, in
       ce_prompts.push_back(harmless[i]);
       targets.push_back(harmless_baseline[i].ids);
     }
+  std::vector<std::string> ce_texts = harmless_text;
+  if (o.ce_texts > 0 && int64_t(ce_texts.size()) > o.ce_texts) ce_texts.resize(o.ce_texts);
   for (const NamedSteering* ns : {&baseline, &ablation, &subtract}) {
     HookSet hooks(model.config().n_layers);
     SteeringScope scope = ns->steering.attach(hooks, model);
     const HookSet* h = ns->steering.empty() ? nullptr : &hooks;
-    if (!harmless_text.empty()) ev.ce_text[ns->name] = text_loss(model, harmless_text, h, o.batch_size, false).mean_ce;
+    if (!ce_texts.empty())
+      ev.ce_text[ns->name] = text_loss(model, ce_texts, h, o.batch_size, false, o.ce_max_tokens).mean_ce;
     if (!targets.empty())
       ev.ce_completions[ns->name] = continuation_loss(model, ce_prompts, targets, h, o.batch_size, false).mean_ce;
   }

@@ -71,6 +71,10 @@ std::function<int()> setup_demo(CLI::App& sub, const GlobalOptions& global) {
     opt.selection.fallback_max_kl = 1.0;
     opt.eval.max_new_tokens = o->max_tokens;
     opt.eval.batch_size = o->eval_batch;
+    // The capability guard at demo size: cross-entropy on 12 of the 40 harmless texts, 128 tokens
+    // each (with a 150k-token vocabulary, all 40 at 256 tokens cost more than the completions).
+    opt.eval.ce_texts = 12;
+    opt.eval.ce_max_tokens = 128;
 
     std::ostringstream size;
     size << o->n_train << " + " << o->n_train << " train, " << o->n_val << " + " << o->n_val << " val, up to "
@@ -79,7 +83,8 @@ std::function<int()> setup_demo(CLI::App& sub, const GlobalOptions& global) {
          << (o->score_layers.empty() ? " only, the last layer the paper's pruning keeps (layers ≥ " +
                                            std::to_string(first_pruned) + " are pruned), to keep the run short"
                                      : "")
-         << "; " << o->max_tokens << "-token greedy completions; if every candidate fails the paper's filters, "
+         << "; " << o->max_tokens << "-token greedy completions; cross-entropy on 12 harmless texts of 128 tokens; "
+         << "if every candidate fails the paper's filters, "
          << "the lowest bypass with KL ≤ 1 is shown, labelled as a fallback. The full protocol: steer refusal "
          << o->model << ".";
     std::cout << "model: " << model->path() << "\n  " << model->config().describe() << "\n  dtype "
