@@ -27,12 +27,12 @@
 #include <utility>
 #include <vector>
 
-#include "core/sites.h"
+#include "steer/sites.h"
 #include "steer/model.h"
 
 namespace steer {
 
-struct EncodedPrompt;  // steer/generate.h (not included here: callers need not pull in generation)
+struct EncodedPrompt;  // steer/runner.h
 
 // Which positions of each prompt are read.
 struct CapturePositions {

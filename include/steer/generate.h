@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "generate/sampler.h"
+#include "steer/sampler.h"
 #include "steer/model.h"
 
 namespace steer {

@@ -59,8 +59,8 @@
 #include <string>
 #include <vector>
 
-#include "core/sites.h"
-#include "models/hooks.h"
+#include "steer/sites.h"
+#include "steer/hooks.h"
 
 namespace steer {
 

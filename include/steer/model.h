@@ -16,10 +16,10 @@
 #include <optional>
 #include <string>
 
-#include "models/batch.h"
-#include "models/config.h"
-#include "models/hooks.h"
-#include "models/weights.h"
+#include "steer/batch.h"
+#include "steer/config.h"
+#include "steer/hooks.h"
+#include "steer/weights.h"
 
 namespace steer {
 
@@ -79,7 +79,7 @@ class Model {
   at::Tensor forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks = nullptr,
                      LogitsMode mode = LogitsMode::kLast, std::optional<Site> stop_after = std::nullopt) const;
 
-  // The shared-prefix pass of a batch whose rows all begin with `prefix_ids` (models/batch.h,
+  // The shared-prefix pass of a batch whose rows all begin with `prefix_ids` (steer/batch.h,
   // make_batch_after_prefix): runs them once, as one row, into a cache of exactly their length.
   // Hooks see that row with the given prompt_len and instruction_end (pass the batch's shortest),
   // so the pass is valid for hooks that treat prefix tokens alike in every row: row-independent

@@ -125,6 +125,9 @@ RefusalEval evaluate_refusal(const Model& model, const at::Tensor& direction, in
 // report.html (atomically, each).
 void write_refusal_eval(const RefusalEval& eval, const std::string& out_dir, const nlohmann::json& context);
 
+// The summary table as Markdown rows (the same text summary.md holds).
+std::string refusal_summary_markdown(const RefusalEval& eval);
+
 // ---- the pipeline ----
 
 struct RefusalPipelineOptions {

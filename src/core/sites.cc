@@ -1,8 +1,8 @@
-#include "core/sites.h"
+#include "steer/sites.h"
 
 #include <cstdlib>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 namespace {

@@ -1,8 +1,8 @@
-#include "generate/sampler.h"
+#include "steer/sampler.h"
 
 #include <ATen/ATen.h>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

@@ -12,7 +12,7 @@
 
 #include "core/blas_kernels.h"
 #include "core/cpu.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "core/heap.h"
 #include "generate/prompt_batches.h"
 #include "models/linear.h"

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <map>
 
-#include "core/error.h"
-#include "steer/report.h"
+#include "steer/error.h"
+#include "report/report.h"
 
 namespace steer {
 

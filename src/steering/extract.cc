@@ -8,7 +8,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/chat_template.h"
 #include "steer/generate.h"
 #include "steer/tokenizer.h"

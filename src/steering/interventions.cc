@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "models/linear.h"
 #include "steer/directions.h"
 #include "steer/model.h"
@@ -393,10 +393,14 @@ SteeringScope Steering::attach(HookSet& hooks, const Model& model) const {
   SteeringScope scope;
   for (const Intervention& iv : list_) {
     RowFilter rows(intersect(iv.rows, rows_));
+    // Whether the hook may treat two rows' prefix tokens differently: some rows only, or
+    // positions counted back from each row's own prompt end.
+    const bool per_row = !rows.all() || std::any_of(iv.positions.indices.begin(), iv.positions.indices.end(),
+                                                    [](int64_t i) { return i < 0; });
     if (iv.kind == Kind::kAdd) {
       for (const auto& [l, v] : iv.vectors) {
         at::Tensor cv = (v * iv.coef).to(device, dtype);  // once, here: c·v in the model's dtype
-        scope.hooks_.emplace_back(hooks, Site{iv.site, l}, add_hook(cv, iv.positions, rows));
+        scope.hooks_.emplace_back(hooks, Site{iv.site, l}, add_hook(cv, iv.positions, rows), per_row);
       }
       continue;
     }
@@ -411,7 +415,7 @@ SteeringScope Steering::attach(HookSet& hooks, const Model& model) const {
     if (iv.kind == Kind::kAblate) sites = {SiteKind::kResidPre, SiteKind::kAttnOut, SiteKind::kMlpOut};
     for (int l : layers)
       for (SiteKind k : sites)
-        scope.hooks_.emplace_back(hooks, Site{k, l}, projection_hook(q, qt, target, iv.positions, rows));
+        scope.hooks_.emplace_back(hooks, Site{k, l}, projection_hook(q, qt, target, iv.positions, rows), per_row);
   }
   return scope;
 }

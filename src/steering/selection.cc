@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "models/batch.h"
+#include "steer/batch.h"
 
 namespace steer {
 
@@ -50,7 +50,7 @@ Selection select_tokens(const PositionSelector& positions, const RowFilter& rows
   std::vector<uint8_t> keep(size_t(B * T), 0);
   int64_t count = 0;
   for (int64_t b = 0; b < B; ++b) {
-    if (!rows.has(b)) continue;
+    if (!rows.has(st.id(b))) continue;
     for (int64_t t = 0; t < T; ++t) {
       int64_t pos = st.position(b, start + t);
       if (pos >= 0 && selected(positions, st, b, pos)) {

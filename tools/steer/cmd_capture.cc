@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "cli.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "prompt_args.h"
 #include "steer/capture.h"
 

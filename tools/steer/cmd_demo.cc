@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/model_cache.h"
+#include "steer/model_cache.h"
 #include "refusal_args.h"
 #include "steer/refusal.h"
 

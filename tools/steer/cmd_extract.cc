@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "prompt_args.h"
 #include "steer/extract.h"
 

@@ -5,9 +5,8 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/error.h"
-#include "pipelines/refusal_report.h"
-#include "core/model_cache.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
 #include "prompt_args.h"
 #include "refusal_args.h"
 #include "steer/refusal.h"

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/directions.h"
 
 namespace steer::cli {

@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/capture.h"
 #include "steer/generate.h"
 #include "steer/model.h"
@@ -45,7 +45,7 @@ std::map<std::pair<int, int>, at::Tensor> direct(const Model& m, const EncodedPr
     for (SiteKind s : {SiteKind::kResidPre, SiteKind::kResidPost, SiteKind::kMlpOut})
       hooks.add({s, l}, [&out, s, l](at::Tensor& x, const HookContext&) { out[{int(s), l}] = x[0].clone(); });
   BatchState st;
-  m.forward(make_batch({p.ids}, m.pad_id(), st), st, &hooks, LogitsMode::kNone);
+  m.forward(make_batch({p.ids}, m.pad_id(), st), st, {&hooks, LogitsMode::kNone});
   return out;
 }
 
