@@ -54,9 +54,7 @@ struct CapturePositions {
   bool operator==(const CapturePositions& o) const { return mode == o.mode && indices == o.indices; }
 };
 
-// "all", "0-29", "3,5,7", "0-5,10"; sorted, without duplicates. steer::Error naming the text
-// and the model's layer count when a layer is out of range or the text is malformed.
-std::vector<int> parse_layer_list(const std::string& text, int n_layers);
+// parse_layer_list ("all", "0-29", "3,5,7") is in steer/sites.h.
 
 struct CaptureOptions {
   std::vector<SiteKind> sites = {SiteKind::kResidPre};  // per-layer [B,T,d_model] sites only

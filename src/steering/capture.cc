@@ -68,42 +68,6 @@ std::string CapturePositions::to_string() const {
   return s.str();
 }
 
-std::vector<int> parse_layer_list(const std::string& text, int n_layers) {
-  const std::string range = "0-" + std::to_string(n_layers - 1);
-  auto bad = [&](const std::string& why) {
-    fail("bad layer list '" + text + "': " + why,
-         "use all, a range like " + range + ", or a list like 3,5,7 (the model has " + std::to_string(n_layers) +
-             " layers, 0-based)");
-  };
-  if (text == "all") {
-    std::vector<int> all(n_layers);
-    std::iota(all.begin(), all.end(), 0);
-    return all;
-  }
-  auto number = [&](const std::string& s) -> int {
-    if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos)
-      bad("'" + s + "' is not a layer number");
-    int v = std::stoi(s);
-    if (v >= n_layers) bad("layer " + s + " is out of range (the model has " + std::to_string(n_layers) + " layers)");
-    return v;
-  };
-  std::set<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t dash = item.find('-');
-    if (dash == std::string::npos) {
-      out.insert(number(item));
-    } else {
-      int lo = number(item.substr(0, dash)), hi = number(item.substr(dash + 1));
-      if (hi < lo) bad("range " + item + " is empty");
-      for (int l = lo; l <= hi; ++l) out.insert(l);
-    }
-  }
-  if (out.empty()) bad("no layer given");
-  return {out.begin(), out.end()};
-}
-
 // ---------------------------------------------------------------------------------------------
 // Activations
 
