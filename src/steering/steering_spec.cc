@@ -194,14 +194,14 @@ Steering build_steering(const SteeringSpecs& specs, bool chat_prompts) {
   for (const std::string& text : specs.add) {
     SteeringSpec s = parse_steering_spec(Intervention::Kind::kAdd, text);
     DirectionSet set = load_directions(s.file);
-    steering.then(make_add(set, s.number.value_or(1.f), positions, s.layers, base_name(s.file)));
+    steering.then(make_add(set, s.number.value_or(1.f), s.layers, positions, base_name(s.file)));
   }
 
   for (const std::string& text : specs.clamp) {
     const std::string what = spec_name("--clamp", text);
     SteeringSpec s = parse_steering_spec(Intervention::Kind::kClamp, text);
     DirectionSet set = load_directions(s.file);
-    steering.then(make_clamp(pick_vector(set, s.layers[0], what), *s.number, s.layers, set.meta().site, positions,
+    steering.then(make_clamp(pick_vector(set, s.layers[0], what), *s.number, s.layers, positions, set.meta().site,
                              base_name(s.file)));
   }
   return steering;

@@ -73,7 +73,7 @@ Pass prefill(const Model& m, const std::vector<EncodedPrompt>& prompts, HookSet&
     for (int l = 0; l < m.config().n_layers; ++l)
       captures.emplace_back(hooks, Site{k, l},
                             [&p, k, l](at::Tensor& x, const HookContext&) { p.acts[{k, l}] = x.to(at::kFloat).clone(); });
-  p.logits = m.forward(tokens, *p.state, {&hooks, LogitsMode::kAll});
+  p.logits = m.forward(tokens, *p.state, &hooks, LogitsMode::kAll);
   p.real = slot_positions(BatchState{p.state->batch, p.state->pad, {}, {}, 0}, tokens.size(1)) >= 0;
   return p;
 }
@@ -138,7 +138,7 @@ TEST(InterventionsSmolLM2, AddAfterInstructionMovesExactlyTheTemplateTailAndGene
   Pass steered;
   {
     Steering s;
-    s.add(loaded, coef, PositionSelector::after_instruction());
+    s.add(loaded, coef, {}, PositionSelector::after_instruction());
     auto scope = s.attach(hooks, *m);
     EXPECT_EQ(scope.hook_count(), 1u);
     steered = prefill(*m, prompts, hooks, {SiteKind::kResidPost});
