@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "steer/sites.h"
@@ -20,7 +21,9 @@ namespace steer {
 struct BatchState;
 
 // Which token positions an intervention or capture touches. Positions count within each
-// row's own sequence (padding excluded): 0 is the first prompt token.
+// row's own sequence (padding excluded): 0 is the first prompt token. The one vocabulary for
+// positions: interventions (steer/interventions.h) apply at them, a capture (steer/capture.h)
+// reads them, and `--positions` takes the same text in every verb (parse).
 struct PositionSelector {
   enum class Kind {
     kAll,               // every real token: prompt and generated
@@ -37,7 +40,19 @@ struct PositionSelector {
   static PositionSelector generated() { return {Kind::kGenerated, {}}; }
   static PositionSelector after_instruction() { return {Kind::kAfterInstruction, {}}; }
   static PositionSelector explicit_indices(std::vector<int64_t> idx) { return {Kind::kExplicit, std::move(idx)}; }
-  static PositionSelector parse(const std::string& text);  // "all", "prompt", "generated", "after-instruction", "-5,-4,-1"
+  // "all", "prompt", "generated", "after-instruction", or indices "-5,-4,-1" / a range "-5..-1"
+  // (inclusive). steer::Error naming the text otherwise.
+  static PositionSelector parse(const std::string& text);
+  std::string to_string() const;  // the form parse() reads
+
+  // The rule, written once (interventions, HookContext::mask and capture all ask it): whether
+  // position `pos` (≥ 0) of a row is selected, given the row's prompt length and where its
+  // post-instruction tail starts. Explicit indices < 0 count back from the prompt's end.
+  bool selects(int64_t pos, int64_t prompt_len, int64_t instruction_end) const;
+  // The prompt positions (0 ≤ p < prompt_len) it selects in such a row: ascending, or for
+  // kExplicit in the listed order (indices outside the prompt are left out).
+  std::vector<int64_t> prompt_positions(int64_t prompt_len, int64_t instruction_end) const;
+  bool operator==(const PositionSelector& o) const { return kind == o.kind && indices == o.indices; }
 };
 
 // What a hook knows about the forward it runs in.
@@ -59,14 +74,10 @@ class HookSet {
 
   explicit HookSet(int n_layers = 0);
 
-  // steer::Error if the layer is out of range. per_row: the hook treats batch rows differently
-  // (by their ids, BatchState::id), so a pass that stands for several rows at once — a shared
-  // prefix run once as one row (steer/runner.h) — must not be made while it is attached.
-  Handle add(const Site& site, HookFn fn, bool per_row = false);
+  Handle add(const Site& site, HookFn fn);  // steer::Error if the layer is out of range
   void remove(Handle handle);
   void clear();
   bool empty() const { return count_ == 0; }
-  bool has_per_row_hooks() const { return per_row_count_ > 0; }
   int n_layers() const { return n_layers_; }
 
   bool active(SiteKind kind, int layer) const { return flags_[slot(kind, layer)]; }
@@ -79,10 +90,9 @@ class HookSet {
   struct Entry {
     Handle handle;
     HookFn fn;
-    bool per_row;
   };
   int n_layers_;
-  size_t count_ = 0, per_row_count_ = 0;
+  size_t count_ = 0;
   Handle next_ = 1;
   std::vector<char> flags_;                 // one per (kind, layer): any hook attached
   std::vector<std::vector<Entry>> entries_; // same indexing
@@ -91,8 +101,7 @@ class HookSet {
 // Removes its hook when it goes out of scope: interventions are scoped and reversible.
 class ScopedHook {
  public:
-  ScopedHook(HookSet& set, const Site& site, HookFn fn, bool per_row = false)
-      : set_(&set), handle_(set.add(site, std::move(fn), per_row)) {}
+  ScopedHook(HookSet& set, const Site& site, HookFn fn) : set_(&set), handle_(set.add(site, std::move(fn))) {}
   ~ScopedHook() { if (set_) set_->remove(handle_); }
   ScopedHook(ScopedHook&& o) noexcept : set_(o.set_), handle_(o.handle_) { o.set_ = nullptr; }
   ScopedHook(const ScopedHook&) = delete;

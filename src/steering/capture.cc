@@ -25,47 +25,25 @@ namespace steer {
 CapturePositions CapturePositions::parse(const std::string& text) {
   if (text == "prompt-mean" || text == "prompt_mean" || text == "mean") return prompt_mean();
   if (text == "after-instruction-mean" || text == "after_instruction_mean") return after_instruction_mean();
-  std::vector<int64_t> idx;
-  std::stringstream ss(text);
-  std::string item;
-  auto bad = [&] {
-    fail("bad positions '" + text + "'",
-         "use indices like -5,-4,-3,-2,-1 (negative count back from the prompt's end), a range like -5..-1, "
-         "prompt-mean or after-instruction-mean");
-  };
-  while (std::getline(ss, item, ',')) {
-    size_t dots = item.find("..");
-    try {
-      if (dots != std::string::npos) {  // "-5..-1" (inclusive)
-        size_t u1 = 0, u2 = 0;
-        std::string a = item.substr(0, dots), b = item.substr(dots + 2);
-        int64_t lo = std::stoll(a, &u1), hi = std::stoll(b, &u2);
-        if (u1 != a.size() || u2 != b.size() || hi < lo) bad();
-        for (int64_t i = lo; i <= hi; ++i) idx.push_back(i);
-      } else {
-        size_t used = 0;
-        idx.push_back(std::stoll(item, &used));
-        if (used != item.size()) bad();
-      }
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception&) {
-      bad();
-    }
+  PositionSelector sel = PositionSelector::parse(text);
+  switch (sel.kind) {
+    case PositionSelector::Kind::kAll:
+    case PositionSelector::Kind::kPrompt: return prompt_mean();
+    case PositionSelector::Kind::kAfterInstruction: return after_instruction_mean();
+    case PositionSelector::Kind::kGenerated:
+      fail("positions '" + text + "': a capture reads prompts, so 'generated' selects no token",
+           "use indices like -5,-4,-1, prompt or after-instruction");
+    case PositionSelector::Kind::kExplicit: break;
   }
-  if (idx.empty()) bad();
   std::set<int64_t> seen;
-  for (int64_t i : idx)
+  for (int64_t i : sel.indices)
     if (!seen.insert(i).second) fail("positions '" + text + "' list " + std::to_string(i) + " twice");
-  return explicit_indices(idx);
+  return {sel, Reduce::kEach};
 }
 
 std::string CapturePositions::to_string() const {
-  if (mode == Mode::kPromptMean) return "prompt-mean";
-  if (mode == Mode::kAfterInstructionMean) return "after-instruction-mean";
-  std::ostringstream s;
-  for (size_t i = 0; i < indices.size(); ++i) s << (i ? "," : "") << indices[i];
-  return s.str();
+  if (reduce == Reduce::kMean) return select.to_string() + "-mean";  // "prompt-mean", "after-instruction-mean"
+  return select.to_string();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,13 +202,13 @@ void check_positions(const std::vector<EncodedPrompt>& prompts, const CapturePos
   for (size_t i = 0; i < prompts.size(); ++i) {
     const int64_t len = prompts[i].ids.size();
     if (len == 0) fail("capture: prompt " + std::to_string(i) + " has no tokens");
-    if (pos.mode == CapturePositions::Mode::kExplicit) {
-      for (int64_t p : pos.indices)
+    if (pos.select.kind == PositionSelector::Kind::kExplicit) {
+      for (int64_t p : pos.select.indices)
         if (p >= len || p < -len)
           fail("capture: position " + std::to_string(p) + " does not exist in prompt " + std::to_string(i) +
                    ", which has " + std::to_string(len) + " tokens",
                "negative positions count back from the prompt's end (−1 is its last token)");
-    } else if (pos.mode == CapturePositions::Mode::kAfterInstructionMean) {
+    } else if (pos.select.kind == PositionSelector::Kind::kAfterInstruction) {
       int64_t start = prompts[i].instruction_end;
       if (start < 0 || start >= len)
         fail("capture: prompt " + std::to_string(i) + " has no post-instruction tokens (instruction ends at " +
@@ -279,13 +257,24 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
                " layers",
            "layers are 0-based: 0.." + std::to_string(c.n_layers - 1));
   const CapturePositions& pos = options.positions;
-  if (pos.mode == CapturePositions::Mode::kExplicit && pos.indices.empty())
-    fail("capture: no position given");
+  using PK = PositionSelector::Kind;
+  if (pos.select.kind == PK::kExplicit && pos.select.indices.empty()) fail("capture: no position given");
+  if ((pos.reduce == CapturePositions::Reduce::kEach) != (pos.select.kind == PK::kExplicit) ||
+      pos.select.kind == PK::kGenerated)
+    fail("capture: positions " + pos.select.to_string() + " cannot be read " +
+             (pos.reduce == CapturePositions::Reduce::kEach ? "one row each" : "as a mean"),
+         "read explicit indices one row each, prompt or after-instruction as a mean");
   check_positions(prompts, pos);
 
   const int64_t N = prompts.size(), P = pos.rows();
   Activations acts(options.sites, layers, pos, c.d_model, options.keep_examples);
   if (options.keep_examples) acts.reserve_examples(N);
+
+  // Batches of similar length: order by length (stable), cut into chunks.
+  std::vector<int64_t> order(N);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return prompts[a].ids.size() < prompts[b].ids.size(); });
 
   // What the hooks need to know about the batch being run.
   struct BatchInfo {
@@ -318,50 +307,61 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
                                           [](SiteKind s) { return s == SiteKind::kResidPre; });
   const Site stop{only_resid_pre ? SiteKind::kResidPre : SiteKind::kResidPost, layers.back()};
 
-  // The runner batches prompts of similar length; a batch's shared prefix (the template's system
-  // prompt and user header) runs once, as one row with the caller's hooks, when no position read
-  // lies in it, and its keys/values then serve every row.
-  PrepareArgs prep;
-  prep.prefix_hooks = hooks;
-  prep.stop_after = stop;
-  prep.share_prefix = options.share_prefix && pos.mode != CapturePositions::Mode::kPromptMean;
-  if (pos.mode == CapturePositions::Mode::kExplicit)
-    for (int64_t i : pos.indices) i < 0 ? prep.keep_last = std::max(prep.keep_last, -i) : prep.max_prefix = std::min(prep.max_prefix, i);
-  ForwardArgs fa;
-  fa.hooks = &set;
-  fa.logits = LogitsMode::kNone;
-  fa.stop_after = stop;
-
   std::optional<Progress> bar;
   if (options.progress) bar.emplace(options.label, N, "prompts");
-  auto before = [&](const PromptBatch& pb) {
-    const BatchState& state = pb.state;
-    const int64_t B = state.batch, T = pb.tokens.size(1), first_slot = state.length;
-    batch.rows = pb.rows;
+  for (int64_t start = 0; start < N; start += options.batch_size) {
+    const int64_t B = std::min<int64_t>(options.batch_size, N - start);
+    std::vector<std::vector<int32_t>> ids;
+    std::vector<int64_t> starts;
+    batch.rows.assign(order.begin() + start, order.begin() + start + B);
+    for (int64_t r : batch.rows) {
+      ids.push_back(prompts[r].ids);
+      starts.push_back(prompts[r].instruction_end);
+    }
+    // The batch's shared prefix (the template's system prompt and user header) runs once, as
+    // one row, when no position read lies in it; its keys/values then serve every row.
+    int64_t keep_last = 1, first_read = std::numeric_limits<int64_t>::max();
+    if (pos.select.kind == PositionSelector::Kind::kExplicit)
+      for (int64_t i : pos.select.indices) i < 0 ? keep_last = std::max(keep_last, -i) : first_read = std::min(first_read, i);
+    int64_t prefix = 0;
+    if (options.share_prefix && pos.select.kind != PositionSelector::Kind::kPrompt)
+      prefix = std::min(shared_prefix_length(ids, starts, keep_last), first_read);
+    BatchState state;
+    at::Tensor tokens;
+    if (prefix >= 4) {
+      std::vector<int32_t> prefix_ids(ids[0].begin(), ids[0].begin() + prefix);
+      int64_t shortest = ids[0].size(), first_instruction = starts[0];
+      for (size_t b = 0; b < ids.size(); ++b) {
+        shortest = std::min<int64_t>(shortest, ids[b].size());
+        first_instruction = std::min(first_instruction, starts[b]);
+      }
+      BatchState head = model.run_prefix(prefix_ids, hooks, shortest, first_instruction, stop);
+      tokens = make_batch_after_prefix(head, prefix_ids, ids, model.pad_id(), state, starts, 0);
+    } else {
+      tokens = make_batch(ids, model.pad_id(), state, starts);
+    }
+    const int64_t T = tokens.size(1), first_slot = state.length;
     batch.gather = at::Tensor();
     batch.weights = at::Tensor();
-    if (pos.mode == CapturePositions::Mode::kExplicit) {
+    if (pos.reduce == CapturePositions::Reduce::kEach) {
       batch.gather = at::empty({B, P}, at::kLong);
       auto g = batch.gather.accessor<int64_t, 2>();
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t p = 0; p < P; ++p) {
-          int64_t i = pos.indices[p];
-          g[b][p] = state.slot(b, i < 0 ? state.prompt_len[b] + i : i) - first_slot;
-        }
+      for (int64_t b = 0; b < B; ++b) {
+        std::vector<int64_t> read = pos.select.prompt_positions(state.prompt_len[b], state.instruction_end[b]);
+        for (int64_t p = 0; p < P; ++p) g[b][p] = state.slot(b, read[p]) - first_slot;
+      }
     } else {
       batch.weights = at::zeros({B, 1, T}, at::kDouble);
       auto w = batch.weights.accessor<double, 3>();
       for (int64_t b = 0; b < B; ++b) {
-        int64_t from = pos.mode == CapturePositions::Mode::kPromptMean ? 0 : state.instruction_end[b];
-        int64_t n = state.prompt_len[b] - from;
-        for (int64_t t = from; t < state.prompt_len[b]; ++t) w[b][0][state.slot(b, t) - first_slot] = 1.0 / double(n);
+        std::vector<int64_t> read = pos.select.prompt_positions(state.prompt_len[b], state.instruction_end[b]);
+        for (int64_t t : read) w[b][0][state.slot(b, t) - first_slot] = 1.0 / double(read.size());
       }
     }
-  };
-  Runner(model, {options.batch_size}).run(prompts, fa, prep, [&](const PromptBatch& pb, const at::Tensor&) {
-    acts.add_count(pb.state.batch);
-    if (bar) bar->advance(pb.state.batch);
-  }, before);
+    model.forward(tokens, state, &set, LogitsMode::kNone, stop);
+    acts.add_count(B);
+    if (bar) bar->advance(B);
+  }
   if (bar) bar->finish();
   return acts;
 }

@@ -30,7 +30,7 @@ CaptureOptions capture_options(const ExtractOptions& o, const std::string& label
 }
 
 void fill_positions(DirectionMeta& meta, const CapturePositions& pos) {
-  if (pos.mode == CapturePositions::Mode::kExplicit) meta.positions = pos.indices;
+  if (pos.reduce == CapturePositions::Reduce::kEach) meta.positions = pos.select.indices;
   meta.extra["positions"] = pos.to_string();
 }
 

@@ -40,22 +40,6 @@ std::string format_layers(std::vector<int> layers) {
   return out.str();
 }
 
-std::string format_positions(const PositionSelector& p) {
-  using K = PositionSelector::Kind;
-  switch (p.kind) {
-    case K::kAll: return "all";
-    case K::kPrompt: return "prompt";
-    case K::kGenerated: return "generated";
-    case K::kAfterInstruction: return "after-instruction";
-    case K::kExplicit: {
-      std::ostringstream out;
-      for (size_t i = 0; i < p.indices.size(); ++i) out << (i ? "," : "") << p.indices[i];
-      return out.str();
-    }
-  }
-  return "?";
-}
-
 std::string format_number(float v) {
   std::ostringstream out;
   out << v;
@@ -381,7 +365,7 @@ std::string Intervention::describe() const {
   std::ostringstream out;
   out << k.name << " " << label;
   k.describe(*this, out);
-  out << ", positions " << format_positions(positions);
+  out << ", positions " << positions.to_string();
   if (rows) {
     out << ", rows ";
     for (size_t i = 0; i < rows->size(); ++i) out << (i ? "," : "") << (*rows)[i];

@@ -16,30 +16,6 @@ RowFilter::RowFilter(const std::optional<std::vector<int64_t>>& rows) {
   }
 }
 
-namespace {
-
-// Whether the token at position `pos` (≥ 0) of row b is selected.
-bool selected(const PositionSelector& sel, const BatchState& st, int64_t b, int64_t pos) {
-  using K = PositionSelector::Kind;
-  switch (sel.kind) {
-    case K::kAll:
-      return true;
-    case K::kPrompt:
-      return pos < st.prompt_len[b];
-    case K::kGenerated:
-      return pos >= st.prompt_len[b];
-    case K::kAfterInstruction:
-      return pos >= st.instruction_end[b];
-    case K::kExplicit:
-      for (int64_t i : sel.indices)
-        if (pos == (i < 0 ? st.prompt_len[b] + i : i)) return true;
-      return false;
-  }
-  return false;
-}
-
-}  // namespace
-
 Selection select_tokens(const PositionSelector& positions, const RowFilter& rows, const HookContext& ctx,
                         const at::Tensor& x) {
   const BatchState& st = *ctx.state;
@@ -50,10 +26,10 @@ Selection select_tokens(const PositionSelector& positions, const RowFilter& rows
   std::vector<uint8_t> keep(size_t(B * T), 0);
   int64_t count = 0;
   for (int64_t b = 0; b < B; ++b) {
-    if (!rows.has(st.id(b))) continue;
+    if (!rows.has(b)) continue;
     for (int64_t t = 0; t < T; ++t) {
       int64_t pos = st.position(b, start + t);
-      if (pos >= 0 && selected(positions, st, b, pos)) {
+      if (pos >= 0 && positions.selects(pos, st.prompt_len[b], st.instruction_end[b])) {
         keep[b * T + t] = 1;
         ++count;
       }

@@ -20,7 +20,7 @@ void add_steering_options(CLI::App& sub, SteeringArgs& args) {
       ->group("Steering");
   sub.add_option("--positions", args.positions,
                  "Tokens --add and --clamp change: all, prompt, generated, after-instruction, or indices like "
-                 "--positions=-3,-2,-1 (negative = from the prompt's end). Default: after-instruction for chat "
+                 "--positions=-3,-2,-1 or -3..-1 (negative = from the prompt's end). Default: after-instruction for chat "
                  "prompts (CAA), all with --raw.")
       ->group("Steering");
 }
