@@ -60,7 +60,7 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--n-test", p.n_test, "Test prompts per side (at most)")->capture_default_str();
   sub.add_option("--seed", p.seed, "Sampling seed (Python random.seed semantics, as the paper's code)")
       ->capture_default_str();
-  sub.add_flag("--no-filter{false}", p.filter,
+  sub.add_flag_callback("--no-filter", [o] { o->pipeline.filter = false; },
                "Keep every sampled prompt (default: keep harmful prompts with refusal score > 0, harmless < 0)");
   sub.add_flag("--strict-filter", p.strict_filter,
                "Fail when filtering keeps fewer than " + std::to_string(p.min_kept) +
@@ -77,10 +77,10 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--score-layers", o->score_layers,
                  "Score only these layers' candidates (e.g. 18 or 10-14), to re-check a few after a full run; "
                  "the others are listed as not scored");
-  sub.add_flag("--skip-pruned{false}", sel.score_pruned_layers,
+  sub.add_flag_callback("--skip-pruned", [o] { o->pipeline.selection.score_pruned_layers = false; },
                "Do not score the layers pruned anyway (faster; plots lack them)");
   sub.add_option("--batch-size", p.batch_size, "Prompts per forward pass")->capture_default_str();
-  sub.add_flag("--no-eval{false}", p.evaluate, "Stop after selection");
+  sub.add_flag_callback("--no-eval", [o] { o->pipeline.evaluate = false; }, "Stop after selection");
   o->eval.add_to(sub);
   sub.add_option("--chat-template", o->chat_template, "A chat template file overriding the model's");
   sub.add_option("-o,--output", o->output, "Run folder")->capture_default_str();
