@@ -34,7 +34,7 @@ static double prefill(const Model& m, const std::vector<std::vector<int32_t>>& p
     std::vector<std::vector<int32_t>> chunk(prompts.begin() + i, prompts.begin() + std::min(prompts.size(), i + batch));
     BatchState st;
     at::Tensor tokens = make_batch(chunk, m.pad_id(), st);
-    m.forward(tokens, st, nullptr, LogitsMode::kLast);
+    m.forward(tokens, st, {nullptr, LogitsMode::kLast});
   }
   return seconds_since(t0);
 }

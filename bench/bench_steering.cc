@@ -39,11 +39,11 @@ double decode_seconds(const Model& m, const std::vector<std::vector<int32_t>>& r
   BatchState st;
   at::Tensor tokens = make_batch(rows, m.pad_id(), st);
   m.allocate_cache(st, tokens.size(1) + steps + 1);
-  at::Tensor logits = m.forward(tokens, st, hooks);
+  at::Tensor logits = m.forward(tokens, st, {hooks});
   auto t0 = clock_type::now();
   for (int s = 0; s < steps; ++s) {
     at::Tensor next = logits.argmax(-1).unsqueeze(1);  // [batch, 1]
-    logits = m.forward(next, st, hooks);
+    logits = m.forward(next, st, {hooks});
   }
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }

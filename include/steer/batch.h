@@ -26,6 +26,11 @@ struct BatchState {
   std::vector<int64_t> instruction_end;  // per row: position where the post-instruction tail starts
   int64_t length = 0;                    // slots processed so far (padding included)
   int64_t prefix = 0;                    // slots [0, prefix) hold a prefix shared by every row
+  // The caller's id of each row (a prompt index, a request id): what per-row interventions
+  // select (Steering::for_rows), so that sorting, chunking and rows joining or leaving a decode
+  // batch never change which row is steered. Empty: row b has id b.
+  std::vector<int64_t> row_id;
+  int64_t id(int64_t b) const { return row_id.empty() ? b : row_id[b]; }
 
   // Position of row b's token at slot s in its own sequence; −1 on padding.
   int64_t position(int64_t b, int64_t s) const {

@@ -32,7 +32,7 @@
 
 namespace steer {
 
-struct EncodedPrompt;  // steer/generate.h (not included here: callers need not pull in generation)
+struct EncodedPrompt;  // steer/runner.h
 
 // What a capture reads of each prompt: the positions a PositionSelector names (the vocabulary,
 // rule and text form interventions use, steer/hooks.h) and how they become rows.

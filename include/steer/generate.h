@@ -1,7 +1,10 @@
-// Batched text generation with a KV cache: prompts of different lengths are left-padded and
-// prefilled together, then decoded one token per row per step until every row has stopped
-// (EOS / end-of-turn token, a stop string, or max_new_tokens). Hooks attached to the HookSet
-// apply to the prefill and to every decode step; HookContext tells them which is which.
+// Batched text generation with a KV cache, on the batch runner (steer/runner.h): prompts are
+// sorted by length and prefilled in batches (a prefix they share runs once), then decoded one
+// token per row per step; a row that stops (EOS / end-of-turn token, a stop string, or
+// max_new_tokens) leaves the batch and waiting prompts join it — continuous batching — until
+// every prompt is done. Results come back in the order of the prompts. Hooks attached to the
+// HookSet apply to every prefill and decode step (HookContext tells which); per-row hooks select
+// rows by prompt index (BatchState::id).
 #pragma once
 #include <functional>
 #include <string>
@@ -9,14 +12,18 @@
 
 #include "steer/sampler.h"
 #include "steer/model.h"
+#include "steer/runner.h"
 
 namespace steer {
 
 struct GenerateOptions {
   int max_new_tokens = 128;
+  int batch_size = 32;                    // rows decoded together at most
+  bool share_prefix = true;               // run the prompts' common prefix once per prefill
   SamplingOptions sampling;               // default: greedy
   std::vector<std::string> stop_strings;  // the text is cut before the first one found
   bool stop_at_eos = true;                // the tokenizer's EOS and end-of-turn tokens
+  std::function<void(int64_t)> on_finished;  // called with a prompt's index when it is done (progress)
 };
 
 struct Generation {
@@ -24,13 +31,6 @@ struct Generation {
   std::vector<int32_t> ids;     // generated tokens (a final EOS is not included)
   std::string text;             // decoded, cut at a stop string
   std::string finish_reason;    // "eos", "stop" or "length"
-};
-
-// A prompt ready for the model: token ids, and where its post-instruction tail starts
-// (for chat prompts: the template text after the user's message; else ids.size()).
-struct EncodedPrompt {
-  std::vector<int32_t> ids;
-  int64_t instruction_end = 0;
 };
 
 // Chat-formats one user message (optional system message) with the model's template.
@@ -43,7 +43,7 @@ struct GenerateStats {
   double prefill_seconds = 0, decode_seconds = 0;
 };
 
-// on_token(row, token) is called for every generated token (streaming).
+// on_token(prompt index, token) is called for every generated token (streaming).
 std::vector<Generation> generate(const Model& model, const std::vector<EncodedPrompt>& prompts,
                                  const GenerateOptions& options, const HookSet* hooks = nullptr,
                                  GenerateStats* stats = nullptr,

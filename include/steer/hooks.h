@@ -74,10 +74,14 @@ class HookSet {
 
   explicit HookSet(int n_layers = 0);
 
-  Handle add(const Site& site, HookFn fn);  // steer::Error if the layer is out of range
+  // steer::Error if the layer is out of range. per_row: the hook treats batch rows differently
+  // (by their ids, BatchState::id), so a pass that stands for several rows at once — a shared
+  // prefix run once as one row (steer/runner.h) — must not be made while it is attached.
+  Handle add(const Site& site, HookFn fn, bool per_row = false);
   void remove(Handle handle);
   void clear();
   bool empty() const { return count_ == 0; }
+  bool has_per_row_hooks() const { return per_row_count_ > 0; }
   int n_layers() const { return n_layers_; }
 
   bool active(SiteKind kind, int layer) const { return flags_[slot(kind, layer)]; }
@@ -90,9 +94,10 @@ class HookSet {
   struct Entry {
     Handle handle;
     HookFn fn;
+    bool per_row;
   };
   int n_layers_;
-  size_t count_ = 0;
+  size_t count_ = 0, per_row_count_ = 0;
   Handle next_ = 1;
   std::vector<char> flags_;                 // one per (kind, layer): any hook attached
   std::vector<std::vector<Entry>> entries_; // same indexing
@@ -101,7 +106,8 @@ class HookSet {
 // Removes its hook when it goes out of scope: interventions are scoped and reversible.
 class ScopedHook {
  public:
-  ScopedHook(HookSet& set, const Site& site, HookFn fn) : set_(&set), handle_(set.add(site, std::move(fn))) {}
+  ScopedHook(HookSet& set, const Site& site, HookFn fn, bool per_row = false)
+      : set_(&set), handle_(set.add(site, std::move(fn), per_row)) {}
   ~ScopedHook() { if (set_) set_->remove(handle_); }
   ScopedHook(ScopedHook&& o) noexcept : set_(o.set_), handle_(o.handle_) { o.set_ = nullptr; }
   ScopedHook(const ScopedHook&) = delete;

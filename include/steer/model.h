@@ -51,6 +51,22 @@ enum class LogitsMode {
   kAll,   // [batch, seq, vocab]
 };
 
+// How one forward runs, besides its input and batch (Model::forward).
+struct ForwardArgs {
+  const HookSet* hooks = nullptr;          // hooks to run at their sites; null: none
+  LogitsMode logits = LogitsMode::kLast;   // what to return
+  // End the pass right after this hook point, for activation capture that needs no deeper layers:
+  // {kResidPre, L} runs blocks 0..L−1 and block L's resid_pre hook (block L itself does not run);
+  // {kResidPost, L} runs blocks 0..L. Other kinds are an error. Needs LogitsMode::kNone; the cache
+  // of the blocks not run is left unset, so such a state is not continued.
+  std::optional<Site> stop_after;
+  // > 0: start at this block, the input being its hook_resid_pre (e.g. kept from an earlier,
+  // unsteered pass), for interventions that begin at a layer (Arditi's induce: +r at one layer),
+  // whose earlier layers equal a pass already made. Hooks of earlier layers do not run; their KV
+  // cache is left as it was.
+  int first_layer = 0;
+};
+
 class Model {
  public:
   static std::shared_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
@@ -67,45 +83,25 @@ class Model {
   const std::string& path() const { return path_; }
   int32_t pad_id() const;
 
-  // Runs tokens [batch, seq] (int64) for the rows of `state`, starting at slot state.length,
-  // and advances state.length by seq. With a cache (state.capacity > 0) keys and values are
-  // appended; without one the forward must cover the whole sequence at once.
-  // Returns float32 logits as `mode` says (undefined for kNone).
-  // stop_after ends the pass right after that hook point, for activation capture that needs no
-  // deeper layers: {kResidPre, L} runs blocks 0..L−1 and block L's resid_pre hook (block L itself
-  // does not run); {kResidPost, L} runs blocks 0..L. Other kinds are an error. It requires
-  // LogitsMode::kNone, and the cache of the blocks not run is left unset, so such a state is not
-  // continued.
-  at::Tensor forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks = nullptr,
-                     LogitsMode mode = LogitsMode::kLast, std::optional<Site> stop_after = std::nullopt) const;
-
-  // The shared-prefix pass of a batch whose rows all begin with `prefix_ids` (steer/batch.h,
-  // make_batch_after_prefix): runs them once, as one row, into a cache of exactly their length.
-  // Hooks see that row with the given prompt_len and instruction_end (pass the batch's shortest),
-  // so the pass is valid for hooks that treat prefix tokens alike in every row: row-independent
-  // interventions, and captures of positions after the prefix (shared_prefix_length keeps the
-  // prefix before every instruction start and the positions read).
-  // first_layer > 0 runs only the blocks from there on `resid_pre` [1, n, d_model] (see forward_from).
-  BatchState run_prefix(const std::vector<int32_t>& prefix_ids, const HookSet* hooks, int64_t prompt_len,
-                        int64_t instruction_end, std::optional<Site> stop_after = std::nullopt, int first_layer = 0,
-                        const at::Tensor& resid_pre = {}) const;
-
-  // As forward, but from block first_layer on, given its hook_resid_pre [batch, seq, d_model] for
-  // the slots forward would run (e.g. kept from an earlier, unsteered pass): for interventions
-  // that begin at a layer (Arditi's induce, +r at one layer), whose earlier layers equal a pass
-  // already made. Hooks of earlier layers do not run; their KV cache is left as it was.
-  at::Tensor forward_from(int first_layer, const at::Tensor& resid_pre, BatchState& state,
-                          const HookSet* hooks = nullptr, LogitsMode mode = LogitsMode::kLast) const;
+  // Runs `input` for the rows of `state`, starting at slot state.length, and advances
+  // state.length by seq. `input` is tokens [batch, seq] (int64), or — with args.first_layer > 0 —
+  // hook_resid_pre of that block [batch, seq, d_model]. With a cache (state.capacity > 0) keys and
+  // values are appended; without one the forward must cover the whole sequence at once.
+  // Returns float32 logits as args.logits says (undefined for kNone). Batching prompts (sorting,
+  // chunking, shared prefixes, rows joining and leaving a decode batch) is steer::Runner's job
+  // (steer/runner.h); this is one forward of one batch.
+  at::Tensor forward(const at::Tensor& input, BatchState& state, const ForwardArgs& args = {}) const;
 
   // Allocates a KV cache for `capacity` slots (padding included) in `state`.
   void allocate_cache(BatchState& state, int64_t capacity) const;
+  // Where the weights live (the CPU, or a GPU with a pip torch build); inputs go there.
+  at::Device device() const;
 
+  // Allocates a KV cache for `capacity` slots (padding included) in `state`.
  private:
   Model() = default;
   friend struct ModelLoader;
 
-  at::Tensor run_blocks(const at::Tensor& input, int first_layer, BatchState& state, const HookSet* hooks,
-                        LogitsMode mode, std::optional<Site> stop_after) const;
   at::Tensor attention(int layer, const at::Tensor& h, BatchState& state, const at::Tensor& mask,
                        const at::Tensor& cos, const at::Tensor& sin, const HookSet* hooks,
                        const HookContext& ctx) const;

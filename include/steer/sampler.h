@@ -1,9 +1,11 @@
 // Choosing the next token from logits: greedy, or temperature / top-k / top-p sampling with a
-// seeded generator per row (so a row's text does not depend on what else is in its batch).
+// seeded generator per sequence id (so a sequence's text depends neither on what else is in its
+// batch nor on which batch row it runs in).
 #pragma once
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -19,14 +21,17 @@ struct SamplingOptions {
 
 class TokenSampler {
  public:
-  TokenSampler(const SamplingOptions& options, int64_t batch);
-  // logits [batch, vocab] float32 → one token id per row.
-  std::vector<int32_t> next(const at::Tensor& logits);
+  // steer::Error naming the option for a negative or non-finite temperature, top-p outside (0, 1],
+  // a negative top-k.
+  explicit TokenSampler(const SamplingOptions& options);
+  // logits [batch, vocab] float32 → one token id per row; ids[b] names row b's sequence (its
+  // generator is seeded from options.seed and the id).
+  std::vector<int32_t> next(const at::Tensor& logits, const std::vector<int64_t>& ids);
 
  private:
   int32_t sample_row(const at::Tensor& row, std::mt19937_64& rng) const;
   SamplingOptions opt_;
-  std::vector<std::mt19937_64> rngs_;
+  std::map<int64_t, std::mt19937_64> rngs_;  // by sequence id
 };
 
 }  // namespace steer

@@ -201,23 +201,22 @@ std::vector<LocalJudge::Verdict> LocalJudge::judge(const std::vector<std::string
   out.reserve(prompts.size());
   std::unique_ptr<Progress> bar;
   if (progress) bar = std::make_unique<Progress>("judge (" + rubric_.name + ")", int64_t(prompts.size()), "items");
-  for (size_t begin = 0; begin < prompts.size(); begin += batch_size_) {
-    const size_t end = std::min(prompts.size(), begin + size_t(batch_size_));
-    std::vector<EncodedPrompt> batch;
-    for (size_t i = begin; i < end; ++i) {
-      std::string question = render_rubric(rubric_, prompts[i], responses[i]);
-      batch.push_back(model_->has_chat_template() ? encode_chat_prompt(*model_, question)
-                                                  : encode_raw_prompt(*model_, question));
-    }
-    for (Generation& g : generate(*model_, batch, options)) {
-      Verdict v;
-      v.raw = std::move(g.text);
-      std::optional<bool> answer = parse_judge_answer(rubric_, v.raw);
-      v.parsed = answer.has_value();
-      v.refused = answer.value_or(false);
-      out.push_back(std::move(v));
-    }
-    if (bar) bar->advance(int64_t(end - begin));
+  options.batch_size = batch_size_;
+  if (bar) options.on_finished = [&bar](int64_t) { bar->advance(1); };
+  std::vector<EncodedPrompt> questions;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::string question = render_rubric(rubric_, prompts[i], responses[i]);
+    questions.push_back(model_->has_chat_template() ? encode_chat_prompt(*model_, question)
+                                                    : encode_raw_prompt(*model_, question));
+  }
+  if (questions.empty()) return out;
+  for (Generation& g : generate(*model_, questions, options)) {
+    Verdict v;
+    v.raw = std::move(g.text);
+    std::optional<bool> answer = parse_judge_answer(rubric_, v.raw);
+    v.parsed = answer.has_value();
+    v.refused = answer.value_or(false);
+    out.push_back(std::move(v));
   }
   if (bar) bar->finish();
   return out;

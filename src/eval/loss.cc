@@ -13,6 +13,7 @@
 #include "steer/generate.h"
 #include "steer/metrics.h"
 #include "steer/model.h"
+#include "steer/runner.h"
 #include "steer/tokenizer.h"
 
 namespace steer {
@@ -41,25 +42,30 @@ LossResult continuation_loss(const Model& model, const std::vector<EncodedPrompt
   std::unique_ptr<Progress> bar;
   if (progress) bar = std::make_unique<Progress>("loss", int64_t(prompts.size()), "seq");
 
-  for (size_t begin = 0; begin < prompts.size(); begin += batch_size) {
-    const size_t end = std::min(prompts.size(), begin + size_t(batch_size));
-    std::vector<std::vector<int32_t>> seqs;
-    std::vector<int64_t> starts;
-    for (size_t i = begin; i < end; ++i) {
-      std::vector<int32_t> s = prompts[i].ids;
-      s.insert(s.end(), targets[i].begin(), targets[i].end());
-      seqs.push_back(std::move(s));
-      starts.push_back(prompts[i].instruction_end);
-    }
-    BatchState state;
-    at::Tensor tokens = make_batch(seqs, model.pad_id(), state, starts);
-    at::Tensor logits = model.forward(tokens, state, hooks, LogitsMode::kAll);  // [B, S, vocab] float32
-    for (size_t i = begin; i < end; ++i) {
-      const int64_t b = int64_t(i - begin);
+  // Prompt and target run as one sequence; the runner batches them by length and runs a prefix
+  // they share once, kept before every prompt's last token (the first one that predicts a target).
+  std::vector<EncodedPrompt> seqs;
+  int64_t shortest_prompt = std::numeric_limits<int64_t>::max();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EncodedPrompt s = prompts[i];
+    s.ids.insert(s.ids.end(), targets[i].begin(), targets[i].end());
+    seqs.push_back(std::move(s));
+    shortest_prompt = std::min<int64_t>(shortest_prompt, prompts[i].ids.size());
+  }
+  PrepareArgs prep;
+  prep.prefix_hooks = hooks;
+  prep.max_prefix = shortest_prompt - 1;
+  ForwardArgs fa;
+  fa.hooks = hooks;
+  fa.logits = LogitsMode::kAll;
+  Runner(model, {batch_size}).run(seqs, fa, prep, [&](const PromptBatch& pb, const at::Tensor& logits) {
+    const BatchState& state = pb.state;  // logits [B, T, vocab] float32: slots [state.prefix, ...)
+    for (int64_t b = 0; b < state.batch; ++b) {
+      const int64_t i = pb.rows[b];
       const int64_t n = int64_t(targets[i].size());
       if (n == 0) continue;
-      // Target token j sits at slot pad + P + j and is predicted by the slot before it.
-      const int64_t first = state.pad[b] + int64_t(prompts[i].ids.size()) - 1;
+      // Target token j sits at position P + j (P = prompt length) and is predicted by the one before.
+      const int64_t first = state.slot(b, int64_t(prompts[i].ids.size()) - 1) - state.prefix;
       at::Tensor logp = logits[b].narrow(0, first, n).to(at::kFloat).log_softmax(-1);  // [n, vocab]
       std::vector<int64_t> ids(targets[i].begin(), targets[i].end());
       at::Tensor idx = at::tensor(ids, at::kLong).to(logp.device()).unsqueeze(1);       // [n, 1]
@@ -68,8 +74,8 @@ LossResult continuation_loss(const Model& model, const std::vector<EncodedPrompt
       total += nll;
       out.tokens += n;
     }
-    if (bar) bar->advance(int64_t(end - begin));
-  }
+    if (bar) bar->advance(state.batch);
+  });
   if (bar) bar->finish();
   out.mean_ce = out.tokens > 0 ? total / double(out.tokens) : std::numeric_limits<double>::quiet_NaN();
   return out;

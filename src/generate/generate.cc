@@ -35,68 +35,94 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
                                  const std::function<void(int64_t, int32_t)>& on_token) {
   using clock = std::chrono::steady_clock;
   if (options.max_new_tokens < 0) fail("max new tokens must be ≥ 0");
+  if (prompts.empty()) fail("generate: no prompts");
   const Tokenizer& tok = model.tokenizer();
-  std::vector<std::vector<int32_t>> ids;
-  std::vector<int64_t> starts;
-  for (const auto& p : prompts) {
-    ids.push_back(p.ids);
-    starts.push_back(p.instruction_end);
-  }
-  BatchState state;
-  at::Tensor tokens = make_batch(ids, model.pad_id(), state, starts);
-  const int64_t B = state.batch;
-  model.allocate_cache(state, tokens.size(1) + options.max_new_tokens);
-
-  std::vector<Generation> out(B);
-  for (int64_t b = 0; b < B; ++b) out[b].prompt_ids = ids[b];
+  Runner runner(model, {options.batch_size, /*sort_by_length=*/true, options.share_prefix});
+  TokenSampler sampler(options.sampling);
   std::set<int32_t> stop_ids;
   if (options.stop_at_eos)
     for (int32_t id : tok.stop_ids()) stop_ids.insert(id);
-  std::vector<bool> done(B, false);
-  TokenSampler sampler(options.sampling, B);
 
-  auto t0 = clock::now();
-  at::Tensor logits = model.forward(tokens, state, hooks, LogitsMode::kLast);
-  auto t1 = clock::now();
-  int64_t remaining = B;
-  for (int step = 0; step < options.max_new_tokens && remaining > 0; ++step) {
-    std::vector<int32_t> next = sampler.next(logits);
-    for (int64_t b = 0; b < B; ++b) {
-      if (done[b]) {
-        next[b] = model.pad_id();
-        continue;
-      }
-      if (stop_ids.count(next[b])) {
-        done[b] = true, --remaining;
-        out[b].finish_reason = "eos";
-        next[b] = model.pad_id();
-        continue;
-      }
-      out[b].ids.push_back(next[b]);
-      if (on_token) on_token(b, next[b]);
-      if (!options.stop_strings.empty()) {
-        std::string text = tok.decode(out[b].ids, /*skip_special=*/true);
-        for (const auto& s : options.stop_strings) {
-          if (!s.empty() && text.find(s) != std::string::npos) {
-            done[b] = true, --remaining;
-            out[b].finish_reason = "stop";
-            break;
-          }
+  const int64_t N = prompts.size(), max_rows = options.batch_size;
+  std::vector<Generation> out(N);
+  for (int64_t i = 0; i < N; ++i) out[i].prompt_ids = prompts[i].ids;
+  std::vector<int64_t> queue;  // prompt indices, shortest first: joiners of a prefill pad little
+  for (const auto& batch : runner.plan(prompts)) queue.insert(queue.end(), batch.begin(), batch.end());
+  size_t next_in = 0;
+
+  DecodeBatch batch(runner, hooks);
+  at::Tensor logits;  // [rows, vocab]: the next-token logits of batch.ids(), in that order
+  double prefill_s = 0, decode_s = 0;
+  auto finish = [&](int64_t i, const char* reason, std::vector<int64_t>& done) {
+    out[i].finish_reason = reason;
+    done.push_back(i);
+  };
+  while (true) {
+    // Waiting prompts join when a quarter of the rows are free (or none run): one prefill
+    // serves several joiners.
+    const int64_t free = max_rows - batch.size();
+    if (next_in < queue.size() && (batch.empty() || 4 * free >= max_rows)) {
+      const size_t n = std::min<size_t>(free, queue.size() - next_in);
+      std::vector<EncodedPrompt> joining;
+      std::vector<int64_t> ids(queue.begin() + next_in, queue.begin() + next_in + n);
+      for (int64_t i : ids) joining.push_back(prompts[i]);
+      next_in += n;
+      auto t0 = clock::now();
+      at::Tensor first = batch.join(joining, ids, options.max_new_tokens);
+      prefill_s += std::chrono::duration<double>(clock::now() - t0).count();
+      logits = logits.defined() ? at::cat({logits, first}) : first;
+    }
+    if (batch.empty()) break;
+
+    std::vector<int64_t> done;
+    std::vector<int32_t> next;
+    if (options.max_new_tokens == 0) {
+      for (int64_t i : batch.ids()) finish(i, "length", done);
+    } else {
+      next = sampler.next(logits, batch.ids());
+      for (size_t b = 0; b < next.size(); ++b) {
+        const int64_t i = batch.ids()[b];
+        Generation& g = out[i];
+        if (stop_ids.count(next[b])) {
+          finish(i, "eos", done);
+          continue;
         }
+        g.ids.push_back(next[b]);
+        if (on_token) on_token(i, next[b]);
+        bool stopped = false;
+        if (!options.stop_strings.empty()) {
+          std::string text = tok.decode(g.ids, /*skip_special=*/true);
+          for (const auto& s : options.stop_strings)
+            if (!s.empty() && text.find(s) != std::string::npos) {
+              stopped = true;
+              break;
+            }
+        }
+        if (stopped) finish(i, "stop", done);
+        else if (int64_t(g.ids.size()) == options.max_new_tokens) finish(i, "length", done);
       }
     }
-    if (remaining == 0 || step + 1 == options.max_new_tokens) break;
-    at::Tensor step_tokens = at::empty({B, 1}, at::kLong);
-    auto acc = step_tokens.accessor<int64_t, 2>();
-    for (int64_t b = 0; b < B; ++b) acc[b][0] = next[b];
-    logits = model.forward(step_tokens, state, hooks, LogitsMode::kLast);
+    if (!done.empty()) {
+      std::set<int64_t> gone(done.begin(), done.end());
+      std::vector<int32_t> kept;
+      for (size_t b = 0; b < next.size(); ++b)
+        if (!gone.count(batch.ids()[b])) kept.push_back(next[b]);
+      next = std::move(kept);
+      batch.leave(done);
+      if (options.on_finished)
+        for (int64_t i : done) options.on_finished(i);
+    }
+    if (batch.empty()) {  // join the next prompts, or end
+      logits = at::Tensor();
+      continue;
+    }
+    auto t1 = clock::now();
+    logits = batch.step(next);
+    decode_s += std::chrono::duration<double>(clock::now() - t1).count();
   }
-  auto t2 = clock::now();
 
-  for (int64_t b = 0; b < B; ++b) {
-    Generation& g = out[b];
+  for (Generation& g : out) {
     g.text = tok.decode(g.ids, /*skip_special=*/true);
-    if (g.finish_reason.empty()) g.finish_reason = "length";
     if (g.finish_reason == "stop") {
       size_t cut = std::string::npos;
       for (const auto& s : options.stop_strings)
@@ -106,11 +132,11 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
   }
   if (stats) {
     stats->prompt_tokens = 0;
-    for (const auto& p : ids) stats->prompt_tokens += p.size();
+    for (const auto& p : prompts) stats->prompt_tokens += p.ids.size();
     stats->generated_tokens = 0;
     for (const auto& g : out) stats->generated_tokens += g.ids.size();
-    stats->prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
-    stats->decode_seconds = std::chrono::duration<double>(t2 - t1).count();
+    stats->prefill_seconds = prefill_s;
+    stats->decode_seconds = decode_s;
   }
   return out;
 }

@@ -11,23 +11,16 @@ namespace steer {
 
 PromptBatches::PromptBatches(const Model& model, std::vector<EncodedPrompt> prompts, int batch_size,
                              bool share_prefix)
-    : model_(model), prompts_(std::move(prompts)) {
+    : runner_(model, {batch_size, /*sort_by_length=*/true, share_prefix}), prompts_(std::move(prompts)) {
   if (prompts_.empty()) fail("prompt batches: no prompts");
-  if (batch_size < 1) fail("prompt batches: batch size must be ≥ 1, got " + std::to_string(batch_size));
-  std::vector<int64_t> order(prompts_.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return prompts_[a].ids.size() < prompts_[b].ids.size(); });
-  for (size_t i = 0; i < order.size(); i += batch_size)
-    batches_.emplace_back(order.begin() + i, order.begin() + std::min(order.size(), i + size_t(batch_size)));
-
+  batches_ = runner_.plan(prompts_);
   std::vector<std::vector<int32_t>> ids;
   std::vector<int64_t> starts;
   for (const auto& p : prompts_) {
     ids.push_back(p.ids);
     starts.push_back(p.instruction_end);
   }
-  shortest_ = ids[order[0]].size();
+  shortest_ = ids[batches_[0][0]].size();
   first_instruction_ = *std::min_element(starts.begin(), starts.end());
   int64_t n = share_prefix ? shared_prefix_length(ids, starts, 1) : 0;
   prefix_.assign(ids[0].begin(), ids[0].begin() + n);
@@ -46,7 +39,7 @@ int64_t PromptBatches::tokens_per_call() const {
 // One pass over every batch. `from` ≥ 0 starts each forward at that layer from the kept
 // residuals; `keep` (first_layer 0, no hooks) stores them.
 at::Tensor PromptBatches::run(const HookSet* hooks, int from, bool keep) const {
-  const int n_layers = model_.config().n_layers;
+  const int n_layers = model().config().n_layers;
   HookSet keeping(n_layers);
   std::vector<at::Tensor>* sink = nullptr;  // where the running pass's residuals go
   if (keep)
@@ -54,29 +47,25 @@ at::Tensor PromptBatches::run(const HookSet* hooks, int from, bool keep) const {
       keeping.add({SiteKind::kResidPre, l}, [&sink, l](at::Tensor& x, const HookContext&) { (*sink)[l] = x; });
   const HookSet* h = keep ? &keeping : hooks;
 
-  BatchState head;
+  PrefixRun head;
   if (!prefix_.empty()) {
     sink = &prefix_resid_;
-    head = model_.run_prefix(prefix_, h, shortest_, first_instruction_, std::nullopt, from,
-                             from > 0 ? prefix_resid_[from] : at::Tensor());
+    ForwardArgs fa;
+    fa.hooks = h;
+    fa.first_layer = from;
+    head = runner_.run_prefix(prefix_, shortest_, first_instruction_, fa, from > 0 ? prefix_resid_[from] : at::Tensor());
   }
   at::Tensor out;
   for (size_t bi = 0; bi < batches_.size(); ++bi) {
-    const auto& batch = batches_[bi];
-    std::vector<std::vector<int32_t>> ids;
-    std::vector<int64_t> starts;
-    for (int64_t i : batch) {
-      ids.push_back(prompts_[i].ids);
-      starts.push_back(prompts_[i].instruction_end);
-    }
-    BatchState state;
-    at::Tensor tokens = prefix_.empty() ? make_batch(ids, model_.pad_id(), state, starts)
-                                        : make_batch_after_prefix(head, prefix_, ids, model_.pad_id(), state, starts, 0);
+    PromptBatch batch = prefix_.empty() ? runner_.prepare(prompts_, batches_[bi], {/*cache_slots=*/-1, /*share_prefix=*/false})
+                                        : runner_.prepare_after(head, prompts_, batches_[bi]);
     sink = keep ? &batch_resid_[bi] : nullptr;
-    at::Tensor logits = from > 0 ? model_.forward_from(from, batch_resid_[bi][from], state, h, LogitsMode::kLast)
-                                 : model_.forward(tokens, state, h, LogitsMode::kLast);  // [b, vocab]
+    ForwardArgs fa;
+    fa.hooks = h;
+    fa.first_layer = from;
+    at::Tensor logits = model().forward(from > 0 ? batch_resid_[bi][from] : batch.tokens, batch.state, fa);  // [b, vocab]
     if (!out.defined()) out = at::empty({size(), logits.size(1)}, logits.options());
-    out.index_copy_(0, at::tensor(batch, at::kLong), logits);
+    out.index_copy_(0, at::tensor(batch.rows, at::kLong).to(logits.device()), logits);
   }
   return out;
 }
@@ -84,7 +73,7 @@ at::Tensor PromptBatches::run(const HookSet* hooks, int from, bool keep) const {
 at::Tensor PromptBatches::last_logits(const HookSet* hooks) const { return run(hooks, 0, false); }
 
 at::Tensor PromptBatches::keep_residuals() {
-  const int n_layers = model_.config().n_layers;
+  const int n_layers = model().config().n_layers;
   prefix_resid_.assign(prefix_.empty() ? 0 : n_layers, at::Tensor());
   batch_resid_.assign(batches_.size(), std::vector<at::Tensor>(n_layers));
   return run(nullptr, 0, true);
@@ -92,7 +81,7 @@ at::Tensor PromptBatches::keep_residuals() {
 
 at::Tensor PromptBatches::last_logits_from(int layer, const HookSet* hooks) const {
   if (batch_resid_.empty()) fail("prompt batches: last_logits_from needs keep_residuals() first");
-  if (layer < 0 || layer >= model_.config().n_layers)
+  if (layer < 0 || layer >= model().config().n_layers)
     fail("prompt batches: layer " + std::to_string(layer) + " is outside the model");
   return run(hooks, layer, false);
 }

@@ -3,9 +3,9 @@
 // forwards over the same 64 validation prompts). The work that every run shares is done once:
 // the prompts are sorted by length and cut into batches (little padding), and the prefix that
 // every prompt shares (the chat template's system prompt and user header) runs once per call,
-// as one row, its keys/values serving every batch (Model::run_prefix).
+// as one row, its keys/values serving every batch (Runner::run_prefix).
 //
-// Hooks must act alike on every row (row-independent interventions); see Model::run_prefix.
+// Hooks must act alike on every row (row-independent interventions); see steer/runner.h.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -37,9 +37,11 @@ class PromptBatches {
  private:
   at::Tensor run(const HookSet* hooks, int from, bool keep) const;
 
-  const Model& model_;
+  const Model& model() const { return runner_.model(); }
+
+  Runner runner_;
   std::vector<EncodedPrompt> prompts_;
-  std::vector<std::vector<int64_t>> batches_;  // indices into prompts_, by length
+  std::vector<std::vector<int64_t>> batches_;  // indices into prompts_, by length (Runner::plan)
   std::vector<int32_t> prefix_;                // shared by every prompt; empty = none
   // keep_residuals(): [layer] → hook_resid_pre of the prefix [1, P, d] and of each batch [b, T, d]
   mutable std::vector<at::Tensor> prefix_resid_;               // filled through run()'s hooks

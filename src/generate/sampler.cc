@@ -2,25 +2,34 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include "steer/error.h"
 
 namespace steer {
 
-TokenSampler::TokenSampler(const SamplingOptions& options, int64_t batch) : opt_(options) {
-  if (options.temperature < 0) fail("temperature must be ≥ 0, got " + std::to_string(options.temperature));
-  if (options.top_p <= 0 || options.top_p > 1) fail("top-p must be in (0, 1], got " + std::to_string(options.top_p));
+TokenSampler::TokenSampler(const SamplingOptions& options) : opt_(options) {
+  if (!(options.temperature >= 0) || !std::isfinite(options.temperature))
+    fail("temperature must be a finite number ≥ 0, got " + std::to_string(options.temperature));
+  if (!(options.top_p > 0 && options.top_p <= 1)) fail("top-p must be in (0, 1], got " + std::to_string(options.top_p));
   if (options.top_k < 0) fail("top-k must be ≥ 0, got " + std::to_string(options.top_k));
-  for (int64_t b = 0; b < batch; ++b) rngs_.emplace_back(options.seed * 1000003ULL + uint64_t(b));
 }
 
-std::vector<int32_t> TokenSampler::next(const at::Tensor& logits) {
+std::vector<int32_t> TokenSampler::next(const at::Tensor& logits, const std::vector<int64_t>& ids) {
+  if (int64_t(ids.size()) != logits.size(0))
+    fail("sampler: " + std::to_string(ids.size()) + " sequence ids for " + std::to_string(logits.size(0)) + " rows");
   std::vector<int32_t> out(logits.size(0));
   if (opt_.greedy()) {
-    at::Tensor ids = logits.argmax(-1).to(at::kLong);
-    for (int64_t b = 0; b < logits.size(0); ++b) out[b] = int32_t(ids[b].item<int64_t>());
+    at::Tensor best = logits.argmax(-1).to(at::kLong).cpu().contiguous();
+    const int64_t* p = best.data_ptr<int64_t>();
+    for (int64_t b = 0; b < logits.size(0); ++b) out[b] = int32_t(p[b]);
     return out;
   }
-  for (int64_t b = 0; b < logits.size(0); ++b) out[b] = sample_row(logits[b], rngs_[b]);
+  for (int64_t b = 0; b < logits.size(0); ++b) {
+    auto it = rngs_.find(ids[b]);
+    if (it == rngs_.end()) it = rngs_.emplace(ids[b], std::mt19937_64(opt_.seed * 1000003ULL + uint64_t(ids[b]))).first;
+    out[b] = sample_row(logits[b], it->second);
+  }
   return out;
 }
 

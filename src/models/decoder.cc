@@ -92,31 +92,24 @@ at::Tensor attention_mask(const at::Tensor& q_pos, const at::Tensor& k_pos, int6
     }                                                                 \
   } while (0)
 
-at::Tensor Model::forward(const at::Tensor& tokens, BatchState& state, const HookSet* hooks,
-                          LogitsMode mode, std::optional<Site> stop_after) const {
-  if (tokens.dim() != 2 || tokens.size(0) != state.batch)
-    fail("forward: tokens must be [batch, seq] with batch " + std::to_string(state.batch) + ", got " +
-         std::to_string(tokens.dim()) + "-d tensor");
-  return run_blocks(tokens, 0, state, hooks, mode, stop_after);
-}
-
-at::Tensor Model::forward_from(int first_layer, const at::Tensor& resid_pre, BatchState& state, const HookSet* hooks,
-                               LogitsMode mode) const {
+at::Tensor Model::forward(const at::Tensor& input, BatchState& state, const ForwardArgs& args) const {
+  const int first_layer = args.first_layer;
+  const HookSet* hooks = args.hooks;
+  const LogitsMode mode = args.logits;
+  const std::optional<Site>& stop_after = args.stop_after;
   if (first_layer < 0 || first_layer >= config_.n_layers)
-    fail("forward_from: layer " + std::to_string(first_layer) + " is outside the model's " +
+    fail("forward: first layer " + std::to_string(first_layer) + " is outside the model's " +
          std::to_string(config_.n_layers) + " layers");
-  if (resid_pre.dim() != 3 || resid_pre.size(0) != state.batch || resid_pre.size(2) != config_.d_model)
-    fail("forward_from: the residual stream must be [" + std::to_string(state.batch) + ", seq, " +
-         std::to_string(config_.d_model) + "]");
-  return run_blocks(resid_pre, first_layer, state, hooks, mode, std::nullopt);
-}
-
-// `input` is the tokens [B, T] (first_layer 0) or hook_resid_pre of first_layer [B, T, d_model].
-at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchState& state, const HookSet* hooks,
-                             LogitsMode mode, std::optional<Site> stop_after) const {
+  if (first_layer == 0 && (input.dim() != 2 || input.size(0) != state.batch))
+    fail("forward: tokens must be [batch, seq] with batch " + std::to_string(state.batch) + ", got " +
+         std::to_string(input.dim()) + "-d tensor");
+  if (first_layer > 0 &&
+      (input.dim() != 3 || input.size(0) != state.batch || input.size(2) != config_.d_model))
+    fail("forward: from layer " + std::to_string(first_layer) + " the input is the residual stream [" +
+         std::to_string(state.batch) + ", seq, " + std::to_string(config_.d_model) + "]");
   const ModelConfig& c = config_;
   c10::InferenceMode inference;  // no autograd bookkeeping: nothing here trains
-  const bool from_tokens = input.dim() == 2;
+  const bool from_tokens = first_layer == 0;
   const int64_t B = input.size(0), T = input.size(1);
   if (state.cached() && state.length + T > state.capacity)
     fail("forward: KV cache holds " + std::to_string(state.capacity) + " slots, need " +
@@ -136,8 +129,9 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
          std::to_string(c.n_layers));
   const at::ScalarType dt = weights_.embed.scalar_type();
 
-  at::Tensor q_pos = slot_positions(state, T);  // [B, T]
-  at::Tensor k_pos = state.cached() ? slot_positions(state, state.length + T, 0) : q_pos;  // [B, S]
+  const at::Device dev = weights_.embed.device();
+  at::Tensor q_pos = slot_positions(state, T).to(dev);  // [B, T]
+  at::Tensor k_pos = state.cached() ? slot_positions(state, state.length + T, 0).to(dev) : q_pos;  // [B, S]
   HookContext ctx{Site{}, &state, q_pos, state.at_prompt()};
 
   // Masks and rope tables shared by all layers of a kind (global / local).
@@ -157,7 +151,7 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
 
   at::Tensor x;  // [B, T, d_model]
   if (from_tokens) {
-    x = at::embedding(weights_.embed, input);
+    x = at::embedding(weights_.embed, input.to(dev));
     if (c.embed_scale) x = x * at::scalar_tensor(std::sqrt(double(c.d_model)), at::TensorOptions().dtype(dt));
     SITE(kEmbed, -1, x);
   } else {
@@ -200,20 +194,6 @@ at::Tensor Model::run_blocks(const at::Tensor& input, int first_layer, BatchStat
   at::Tensor logits = apply_linear(x, weights_.lm_head).to(at::kFloat);  // [B, T|1, vocab]
   if (c.final_softcap > 0) logits = at::tanh(logits / c.final_softcap) * c.final_softcap;
   return mode == LogitsMode::kLast ? logits.squeeze(1) : logits;
-}
-
-BatchState Model::run_prefix(const std::vector<int32_t>& prefix_ids, const HookSet* hooks, int64_t prompt_len,
-                             int64_t instruction_end, std::optional<Site> stop_after, int first_layer,
-                             const at::Tensor& resid_pre) const {
-  if (prefix_ids.empty()) fail("run_prefix: empty prefix");
-  BatchState state;
-  at::Tensor tokens = make_batch({prefix_ids}, pad_id(), state);
-  state.prompt_len[0] = std::max<int64_t>(prompt_len, prefix_ids.size());
-  state.instruction_end[0] = instruction_end;
-  allocate_cache(state, prefix_ids.size());
-  if (first_layer > 0) forward_from(first_layer, resid_pre, state, hooks, LogitsMode::kNone);
-  else forward(tokens, state, hooks, LogitsMode::kNone, stop_after);
-  return state;
 }
 
 at::Tensor Model::attention(int l, const at::Tensor& h, BatchState& state, const at::Tensor& mask,

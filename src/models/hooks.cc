@@ -107,15 +107,16 @@ HookSet::HookSet(int n_layers)
       flags_(size_t(kNumSiteKinds) * (n_layers + 1), 0),
       entries_(size_t(kNumSiteKinds) * (n_layers + 1)) {}
 
-HookSet::Handle HookSet::add(const Site& site, HookFn fn) {
+HookSet::Handle HookSet::add(const Site& site, HookFn fn, bool per_row) {
   if (site.per_layer() && (site.layer < 0 || site.layer >= n_layers_))
     fail("hook site '" + site_name(site) + "' is out of range: the model has " + std::to_string(n_layers_) +
          " layers");
   size_t s = slot(site.kind, site.per_layer() ? site.layer : -1);
   Handle h = next_++;
-  entries_[s].push_back({h, std::move(fn)});
+  entries_[s].push_back({h, std::move(fn), per_row});
   flags_[s] = 1;
   ++count_;
+  per_row_count_ += per_row;
   return h;
 }
 
@@ -124,6 +125,7 @@ void HookSet::remove(Handle handle) {
     auto& list = entries_[s];
     for (auto it = list.begin(); it != list.end(); ++it) {
       if (it->handle == handle) {
+        per_row_count_ -= it->per_row;
         list.erase(it);
         flags_[s] = !list.empty();
         --count_;
@@ -137,6 +139,7 @@ void HookSet::clear() {
   for (auto& list : entries_) list.clear();
   std::fill(flags_.begin(), flags_.end(), 0);
   count_ = 0;
+  per_row_count_ = 0;
 }
 
 void HookSet::run(SiteKind kind, int layer, at::Tensor& x, const HookContext& ctx) const {

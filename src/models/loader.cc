@@ -294,6 +294,8 @@ int32_t Model::pad_id() const {
   return pad >= 0 ? pad : tokenizer_->eos_id();
 }
 
+at::Device Model::device() const { return weights_.embed.device(); }
+
 void Model::allocate_cache(BatchState& state, int64_t capacity) const {
   const ModelConfig& c = config_;
   auto opts = at::TensorOptions().dtype(weights_.embed.scalar_type());

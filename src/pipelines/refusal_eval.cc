@@ -39,21 +39,17 @@ struct NamedSteering {
   Steering steering;  // empty = baseline
 };
 
-// Greedy completions of `prompts` under `steering`, in chunks of batch_size.
+// Greedy completions of `prompts` under `steering`, batch_size rows at a time.
 std::vector<Generation> complete(const Model& model, const std::vector<EncodedPrompt>& prompts,
                                  const Steering& steering, const RefusalEvalOptions& o, Progress* bar) {
+  if (prompts.empty()) return {};
   HookSet hooks(model.config().n_layers);
   SteeringScope scope = steering.attach(hooks, model);
   GenerateOptions gen;
   gen.max_new_tokens = o.max_new_tokens;
-  std::vector<Generation> out;
-  for (size_t i = 0; i < prompts.size(); i += o.batch_size) {
-    std::vector<EncodedPrompt> chunk(prompts.begin() + i,
-                                     prompts.begin() + std::min(prompts.size(), i + size_t(o.batch_size)));
-    for (auto& g : generate(model, chunk, gen, steering.empty() ? nullptr : &hooks)) out.push_back(std::move(g));
-    if (bar) bar->advance(chunk.size());
-  }
-  return out;
+  gen.batch_size = o.batch_size;
+  if (bar) gen.on_finished = [bar](int64_t) { bar->advance(1); };
+  return generate(model, prompts, gen, steering.empty() ? nullptr : &hooks);
 }
 
 RefusalCondition run_condition(const Model& model, const std::vector<std::string>& texts,

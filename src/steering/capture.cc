@@ -270,12 +270,6 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
   Activations acts(options.sites, layers, pos, c.d_model, options.keep_examples);
   if (options.keep_examples) acts.reserve_examples(N);
 
-  // Batches of similar length: order by length (stable), cut into chunks.
-  std::vector<int64_t> order(N);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return prompts[a].ids.size() < prompts[b].ids.size(); });
-
   // What the hooks need to know about the batch being run.
   struct BatchInfo {
     std::vector<int64_t> rows;  // prompt index of each batch row
@@ -307,40 +301,26 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
                                           [](SiteKind s) { return s == SiteKind::kResidPre; });
   const Site stop{only_resid_pre ? SiteKind::kResidPre : SiteKind::kResidPost, layers.back()};
 
+  // The runner batches prompts of similar length; a batch's shared prefix (the template's system
+  // prompt and user header) runs once, as one row with the caller's hooks, when no position read
+  // lies in it, and its keys/values then serve every row.
+  PrepareArgs prep;
+  prep.prefix_hooks = hooks;
+  prep.stop_after = stop;
+  prep.share_prefix = options.share_prefix && pos.select.kind != PositionSelector::Kind::kPrompt;
+  if (pos.select.kind == PositionSelector::Kind::kExplicit)
+    for (int64_t i : pos.select.indices) i < 0 ? prep.keep_last = std::max(prep.keep_last, -i) : prep.max_prefix = std::min(prep.max_prefix, i);
+  ForwardArgs fa;
+  fa.hooks = &set;
+  fa.logits = LogitsMode::kNone;
+  fa.stop_after = stop;
+
   std::optional<Progress> bar;
   if (options.progress) bar.emplace(options.label, N, "prompts");
-  for (int64_t start = 0; start < N; start += options.batch_size) {
-    const int64_t B = std::min<int64_t>(options.batch_size, N - start);
-    std::vector<std::vector<int32_t>> ids;
-    std::vector<int64_t> starts;
-    batch.rows.assign(order.begin() + start, order.begin() + start + B);
-    for (int64_t r : batch.rows) {
-      ids.push_back(prompts[r].ids);
-      starts.push_back(prompts[r].instruction_end);
-    }
-    // The batch's shared prefix (the template's system prompt and user header) runs once, as
-    // one row, when no position read lies in it; its keys/values then serve every row.
-    int64_t keep_last = 1, first_read = std::numeric_limits<int64_t>::max();
-    if (pos.select.kind == PositionSelector::Kind::kExplicit)
-      for (int64_t i : pos.select.indices) i < 0 ? keep_last = std::max(keep_last, -i) : first_read = std::min(first_read, i);
-    int64_t prefix = 0;
-    if (options.share_prefix && pos.select.kind != PositionSelector::Kind::kPrompt)
-      prefix = std::min(shared_prefix_length(ids, starts, keep_last), first_read);
-    BatchState state;
-    at::Tensor tokens;
-    if (prefix >= 4) {
-      std::vector<int32_t> prefix_ids(ids[0].begin(), ids[0].begin() + prefix);
-      int64_t shortest = ids[0].size(), first_instruction = starts[0];
-      for (size_t b = 0; b < ids.size(); ++b) {
-        shortest = std::min<int64_t>(shortest, ids[b].size());
-        first_instruction = std::min(first_instruction, starts[b]);
-      }
-      BatchState head = model.run_prefix(prefix_ids, hooks, shortest, first_instruction, stop);
-      tokens = make_batch_after_prefix(head, prefix_ids, ids, model.pad_id(), state, starts, 0);
-    } else {
-      tokens = make_batch(ids, model.pad_id(), state, starts);
-    }
-    const int64_t T = tokens.size(1), first_slot = state.length;
+  auto before = [&](const PromptBatch& pb) {
+    const BatchState& state = pb.state;
+    const int64_t B = state.batch, T = pb.tokens.size(1), first_slot = state.length;
+    batch.rows = pb.rows;
     batch.gather = at::Tensor();
     batch.weights = at::Tensor();
     if (pos.reduce == CapturePositions::Reduce::kEach) {
@@ -358,10 +338,11 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
         for (int64_t t : read) w[b][0][state.slot(b, t) - first_slot] = 1.0 / double(read.size());
       }
     }
-    model.forward(tokens, state, &set, LogitsMode::kNone, stop);
-    acts.add_count(B);
-    if (bar) bar->advance(B);
-  }
+  };
+  Runner(model, {options.batch_size}).run(prompts, fa, prep, [&](const PromptBatch& pb, const at::Tensor&) {
+    acts.add_count(pb.state.batch);
+    if (bar) bar->advance(pb.state.batch);
+  }, before);
   if (bar) bar->finish();
   return acts;
 }

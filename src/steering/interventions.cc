@@ -157,6 +157,7 @@ struct AttachTarget {
   at::Device device;
   at::ScalarType dtype;
   const RowFilter& rows;
+  bool per_row;  // ScopedHook's per_row: the hook may treat two rows' prefix tokens differently
   std::vector<ScopedHook>& out;
 };
 
@@ -169,7 +170,7 @@ void attach_projection(const Intervention& iv, const std::vector<SiteKind>& site
   if (layers.empty())
     for (int l = 0; l < t.config.n_layers; ++l) layers.push_back(l);
   for (int l : layers)
-    for (SiteKind k : sites) t.out.emplace_back(t.hooks, Site{k, l}, projection_hook(q, qt, target, iv.positions, t.rows));
+    for (SiteKind k : sites) t.out.emplace_back(t.hooks, Site{k, l}, projection_hook(q, qt, target, iv.positions, t.rows), t.per_row);
 }
 
 void check_basis(const Intervention& iv, const ModelConfig& c, const std::string& what) {
@@ -203,7 +204,7 @@ const KindOps kKinds[] = {
      [](const Intervention& iv, const AttachTarget& t) {
        for (const auto& [l, v] : iv.vectors) {
          at::Tensor cv = (v * iv.coef).to(t.device, t.dtype);  // once, here: c·v in the model's dtype
-         t.out.emplace_back(t.hooks, Site{iv.site, l}, add_hook(cv, iv.positions, t.rows));
+         t.out.emplace_back(t.hooks, Site{iv.site, l}, add_hook(cv, iv.positions, t.rows), t.per_row);
        }
      }},
     {Kind::kAblate, "ablate", check_basis,
@@ -435,7 +436,11 @@ SteeringScope Steering::attach(HookSet& hooks, const Model& model) const {
   SteeringScope scope;
   for (const Intervention& iv : list_) {
     RowFilter rows(intersect(iv.rows, rows_));
-    ops(iv.kind).attach(iv, AttachTarget{hooks, c, device, dtype, rows, scope.hooks_});
+    // Whether the hook may treat two rows' prefix tokens differently: some rows only, or
+    // positions counted back from each row's own prompt end.
+    const bool per_row = !rows.all() || std::any_of(iv.positions.indices.begin(), iv.positions.indices.end(),
+                                                    [](int64_t i) { return i < 0; });
+    ops(iv.kind).attach(iv, AttachTarget{hooks, c, device, dtype, rows, per_row, scope.hooks_});
   }
   return scope;
 }

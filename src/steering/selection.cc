@@ -26,7 +26,7 @@ Selection select_tokens(const PositionSelector& positions, const RowFilter& rows
   std::vector<uint8_t> keep(size_t(B * T), 0);
   int64_t count = 0;
   for (int64_t b = 0; b < B; ++b) {
-    if (!rows.has(b)) continue;
+    if (!rows.has(st.id(b))) continue;
     for (int64_t t = 0; t < T; ++t) {
       int64_t pos = st.position(b, start + t);
       if (pos >= 0 && positions.selects(pos, st.prompt_len[b], st.instruction_end[b])) {

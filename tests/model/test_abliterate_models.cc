@@ -92,7 +92,7 @@ Prefill prefill(const Model& m, const std::vector<EncodedPrompt>& prompts, const
     s.ablate(ablate);
     scope = s.attach(hooks, m);
   }
-  at::Tensor logits = m.forward(tokens, state, &hooks, LogitsMode::kAll);  // [B, T, V]
+  at::Tensor logits = m.forward(tokens, state, {&hooks, LogitsMode::kAll});  // [B, T, V]
   at::Tensor real = slot_positions(BatchState{state.batch, state.pad, {}, {}, 0}, tokens.size(1)) >= 0;
   Prefill p;
   p.real_logits = logits.masked_select(real.unsqueeze(-1).expand_as(logits)).view({-1, logits.size(-1)});

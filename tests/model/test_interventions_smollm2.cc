@@ -73,7 +73,7 @@ Pass prefill(const Model& m, const std::vector<EncodedPrompt>& prompts, HookSet&
     for (int l = 0; l < m.config().n_layers; ++l)
       captures.emplace_back(hooks, Site{k, l},
                             [&p, k, l](at::Tensor& x, const HookContext&) { p.acts[{k, l}] = x.to(at::kFloat).clone(); });
-  p.logits = m.forward(tokens, *p.state, &hooks, LogitsMode::kAll);
+  p.logits = m.forward(tokens, *p.state, {&hooks, LogitsMode::kAll});
   p.real = slot_positions(BatchState{p.state->batch, p.state->pad, {}, {}, 0}, tokens.size(1)) >= 0;
   return p;
 }

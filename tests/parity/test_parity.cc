@@ -81,7 +81,7 @@ std::pair<at::Tensor, at::Tensor> run_prompt(const Model& m, const std::vector<i
   hooks.add({SiteKind::kLnFinal, -1}, [&](at::Tensor& x, const HookContext&) { hs[L] = x[0].slice(0, -4).clone(); });
   BatchState st;
   at::Tensor tokens = make_batch({ids}, m.pad_id(), st);
-  at::Tensor logits = m.forward(tokens, st, &hooks, LogitsMode::kAll);  // [1, T, V]
+  at::Tensor logits = m.forward(tokens, st, {&hooks, LogitsMode::kAll});  // [1, T, V]
   return {at::stack(hs).to(at::kFloat), logits[0][-1]};
 }
 

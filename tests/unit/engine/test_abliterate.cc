@@ -83,7 +83,7 @@ at::Tensor logits(const Model& m, const at::Tensor& ablate = {}) {
     s.ablate(ablate);
     scope = s.attach(hooks, m);
   }
-  at::Tensor out = m.forward(tokens, state, &hooks, LogitsMode::kAll);
+  at::Tensor out = m.forward(tokens, state, {&hooks, LogitsMode::kAll});
   // Only real tokens: padding slots are not compared.
   at::Tensor real = slot_positions(BatchState{state.batch, state.pad, {}, {}, 0}, tokens.size(1)) >= 0;
   return out.masked_select(real.unsqueeze(-1).expand_as(out));

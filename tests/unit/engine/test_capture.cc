@@ -45,7 +45,7 @@ std::map<std::pair<int, int>, at::Tensor> direct(const Model& m, const EncodedPr
     for (SiteKind s : {SiteKind::kResidPre, SiteKind::kResidPost, SiteKind::kMlpOut})
       hooks.add({s, l}, [&out, s, l](at::Tensor& x, const HookContext&) { out[{int(s), l}] = x[0].clone(); });
   BatchState st;
-  m.forward(make_batch({p.ids}, m.pad_id(), st), st, &hooks, LogitsMode::kNone);
+  m.forward(make_batch({p.ids}, m.pad_id(), st), st, {&hooks, LogitsMode::kNone});
   return out;
 }
 

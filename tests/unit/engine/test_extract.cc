@@ -37,7 +37,7 @@ at::Tensor direct(const Model& m, const EncodedPrompt& p, SiteKind site, int l) 
   HookSet hooks(m.config().n_layers);
   hooks.add({site, l}, [&](at::Tensor& x, const HookContext&) { out = x[0].to(at::kDouble); });
   BatchState st;
-  m.forward(make_batch({p.ids}, m.pad_id(), st), st, &hooks, LogitsMode::kNone);
+  m.forward(make_batch({p.ids}, m.pad_id(), st), st, {&hooks, LogitsMode::kNone});
   return out;
 }
 

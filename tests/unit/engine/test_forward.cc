@@ -45,7 +45,7 @@ TEST(Forward, CachedDecodeEqualsFullForward) {
   std::vector<int32_t> ids = m->tokenizer().encode("Once upon a time there was a cat", true);
   ASSERT_GE(ids.size(), 6u);
   BatchState full;
-  at::Tensor all = m->forward(make_batch({ids}, m->pad_id(), full), full, nullptr, LogitsMode::kAll);  // [1, T, V]
+  at::Tensor all = m->forward(make_batch({ids}, m->pad_id(), full), full, {nullptr, LogitsMode::kAll});  // [1, T, V]
 
   const size_t prefix = 3;
   BatchState st;
@@ -73,7 +73,7 @@ TEST(Forward, HooksSeeConsistentActivations) {
   }
   BatchState st, st2;
   std::vector<int32_t> ids = m->tokenizer().encode("Once upon a time", true);
-  at::Tensor with_hooks = m->forward(make_batch({ids}, m->pad_id(), st), st, &hooks);
+  at::Tensor with_hooks = m->forward(make_batch({ids}, m->pad_id(), st), st, {&hooks});
   at::Tensor without = m->forward(make_batch({ids}, m->pad_id(), st2), st2);
   EXPECT_TRUE(at::equal(with_hooks, without)) << "read-only hooks changed the output";
   for (int l = 0; l < L; ++l) {
@@ -94,25 +94,25 @@ TEST(Forward, StopAfterEndsThePassAtThatHookPoint) {
     for (int l = 0; l < L; ++l)
       hooks.add({k, l}, [&seen, k, l](at::Tensor&, const HookContext&) { seen.push_back(site_name({k, l})); });
   BatchState st;
-  EXPECT_FALSE(m->forward(make_batch({ids}, m->pad_id(), st), st, &hooks, LogitsMode::kNone,
-                          Site{SiteKind::kResidPre, 1})
+  EXPECT_FALSE(m->forward(make_batch({ids}, m->pad_id(), st), st, {&hooks, LogitsMode::kNone,
+                          Site{SiteKind::kResidPre, 1}})
                    .defined());
   // block 0 in full, then only block 1's input
   EXPECT_EQ(seen, (std::vector<std::string>{"blocks.0.hook_resid_pre", "blocks.0.hook_attn_out",
                                             "blocks.0.hook_resid_post", "blocks.1.hook_resid_pre"}));
   seen.clear();
   BatchState st2;
-  m->forward(make_batch({ids}, m->pad_id(), st2), st2, &hooks, LogitsMode::kNone, Site{SiteKind::kResidPost, 0});
+  m->forward(make_batch({ids}, m->pad_id(), st2), st2, {&hooks, LogitsMode::kNone, Site{SiteKind::kResidPost, 0}});
   EXPECT_EQ(seen.back(), "blocks.0.hook_resid_post");
   EXPECT_EQ(seen.size(), 3u);
   for (Site bad : {Site{SiteKind::kMlpOut, 0}, Site{SiteKind::kResidPre, L}}) {
     BatchState st3;
-    EXPECT_THROW(m->forward(make_batch({ids}, m->pad_id(), st3), st3, nullptr, LogitsMode::kNone, bad), Error)
+    EXPECT_THROW(m->forward(make_batch({ids}, m->pad_id(), st3), st3, {nullptr, LogitsMode::kNone, bad}), Error)
         << site_name(bad);
   }
   BatchState st4;
-  EXPECT_THROW(m->forward(make_batch({ids}, m->pad_id(), st4), st4, nullptr, LogitsMode::kLast,
-                          Site{SiteKind::kResidPre, 0}),
+  EXPECT_THROW(m->forward(make_batch({ids}, m->pad_id(), st4), st4, {nullptr, LogitsMode::kLast,
+                          Site{SiteKind::kResidPre, 0}}),
                Error);  // logits need every layer
 }
 
@@ -121,14 +121,14 @@ TEST(Forward, WriteHookChangesOutputAndScopeRemovesIt) {
   HookSet hooks(m->config().n_layers);
   BatchState a, b, c;
   std::vector<int32_t> ids = m->tokenizer().encode("Lily", true);
-  at::Tensor base = m->forward(make_batch({ids}, m->pad_id(), a), a, &hooks);
+  at::Tensor base = m->forward(make_batch({ids}, m->pad_id(), a), a, {&hooks});
   {
     ScopedHook h(hooks, {SiteKind::kResidPre, 2}, [](at::Tensor& x, const HookContext&) { x = x + 1.0; });
-    at::Tensor steered = m->forward(make_batch({ids}, m->pad_id(), b), b, &hooks);
+    at::Tensor steered = m->forward(make_batch({ids}, m->pad_id(), b), b, {&hooks});
     EXPECT_GT((steered - base).abs().max().item<double>(), 1e-3);
   }
   EXPECT_TRUE(hooks.empty());
-  at::Tensor after = m->forward(make_batch({ids}, m->pad_id(), c), c, &hooks);
+  at::Tensor after = m->forward(make_batch({ids}, m->pad_id(), c), c, {&hooks});
   EXPECT_TRUE(at::equal(after, base));
 }
 
@@ -144,7 +144,7 @@ TEST(Forward, PositionMasksSkipPadding) {
   });
   BatchState st;
   at::Tensor tokens = make_batch({{1, 5, 6, 7}, {1, 9}}, m->pad_id(), st);
-  m->forward(tokens, st, &hooks);
+  m->forward(tokens, st, {&hooks});
   // Row 1 has 2 pads on the left.
   EXPECT_EQ(all_mask.sum().item<int64_t>(), 6);
   EXPECT_FALSE(all_mask[1][0].item<bool>());

@@ -29,8 +29,8 @@ TEST(HFLoader, Stories260KMatchesGGUF) {
     auto a = gguf->tokenizer().encode(text, true), b = hf->tokenizer().encode(text, true);
     EXPECT_EQ(a, b) << text;
     BatchState s1, s2;
-    at::Tensor la = gguf->forward(make_batch({a}, gguf->pad_id(), s1), s1, nullptr, LogitsMode::kAll);
-    at::Tensor lb = hf->forward(make_batch({a}, hf->pad_id(), s2), s2, nullptr, LogitsMode::kAll);
+    at::Tensor la = gguf->forward(make_batch({a}, gguf->pad_id(), s1), s1, {nullptr, LogitsMode::kAll});
+    at::Tensor lb = hf->forward(make_batch({a}, hf->pad_id(), s2), s2, {nullptr, LogitsMode::kAll});
     // Same float32 weights either way (transformers de-permuted Q/K, we do too): tight bound.
     EXPECT_LT((la - lb).abs().max().item<double>(), 1e-5) << text;
   }

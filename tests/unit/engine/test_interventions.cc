@@ -73,7 +73,7 @@ Pass run(const Model& m, const Batch& b, HookSet& hooks, const std::vector<SiteK
       captures.emplace_back(hooks, Site{k, l},
                             [&r, k, l](at::Tensor& x, const HookContext&) { r.acts[{k, l}] = x.clone(); });
   at::Tensor tokens = make_batch(b.ids, m.pad_id(), r.state, b.instruction_ends);
-  r.logits = m.forward(tokens, r.state, &hooks, LogitsMode::kAll);
+  r.logits = m.forward(tokens, r.state, {&hooks, LogitsMode::kAll});
   return r;
 }
 

@@ -45,7 +45,7 @@ double brute_nll(const Model& m, const std::vector<int32_t>& prompt, const std::
   std::vector<int32_t> seq = prompt;
   seq.insert(seq.end(), target.begin(), target.end());
   BatchState st;
-  at::Tensor logits = m.forward(make_batch({seq}, m.pad_id(), st), st, nullptr, LogitsMode::kAll)[0].to(at::kDouble);
+  at::Tensor logits = m.forward(make_batch({seq}, m.pad_id(), st), st, {nullptr, LogitsMode::kAll})[0].to(at::kDouble);
   double nll = 0;
   for (size_t j = 0; j < target.size(); ++j) {
     at::Tensor row = logits[int64_t(prompt.size() + j - 1)];  // [vocab]

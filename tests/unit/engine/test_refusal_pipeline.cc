@@ -43,7 +43,7 @@ at::Tensor one_by_one(const Model& m, const std::vector<EncodedPrompt>& prompts,
   std::vector<at::Tensor> rows;
   for (const auto& p : prompts) {
     BatchState st;
-    rows.push_back(m.forward(make_batch({p.ids}, m.pad_id(), st), st, &hooks, LogitsMode::kLast)[0]);
+    rows.push_back(m.forward(make_batch({p.ids}, m.pad_id(), st), st, {&hooks, LogitsMode::kLast})[0]);
   }
   return at::stack(rows);
 }

@@ -1,5 +1,5 @@
 // Shared-prefix batches on the real tiny model (stories260K, F32): running the common prefix
-// once (Model::run_prefix) and the rest of every row after it (make_batch_after_prefix) gives
+// once (Runner::run_prefix) and the rest of every row after it (make_batch_after_prefix) gives
 // the logits, decode steps, interventions and captures of the plain left-padded batch, up to
 // fp32 rounding from the different batch shapes (kTol, relative to the largest value).
 #include <ATen/ATen.h>
@@ -76,19 +76,19 @@ TEST(SharedPrefix, LogitsAndDecodeEqualThePlainBatch) {
   BatchState plain;
   at::Tensor tokens = make_batch(ids, m->pad_id(), plain);
   m->allocate_cache(plain, tokens.size(1) + 2);
-  at::Tensor want = m->forward(tokens, plain, nullptr, LogitsMode::kLast);
+  at::Tensor want = m->forward(tokens, plain, {nullptr, LogitsMode::kLast});
 
   BatchState shared;
-  BatchState prefix_state = m->run_prefix(head, nullptr, 1000, 1000);
+  BatchState prefix_state = Runner(*m).run_prefix(head, 1000, 1000, {nullptr}).state;
   at::Tensor rest = make_batch_after_prefix(prefix_state, head, ids, m->pad_id(), shared, {}, 2);
   EXPECT_EQ(rest.size(1), tokens.size(1) - P);
-  at::Tensor got = m->forward(rest, shared, nullptr, LogitsMode::kLast);
+  at::Tensor got = m->forward(rest, shared, {nullptr, LogitsMode::kLast});
   EXPECT_LT(max_rel(got, want), kTol);
 
   // One decode step on each: same next-token logits.
   at::Tensor next = want.argmax(-1, true);  // [B, 1]
-  EXPECT_LT(max_rel(m->forward(next, shared, nullptr, LogitsMode::kLast),
-                    m->forward(next, plain, nullptr, LogitsMode::kLast)),
+  EXPECT_LT(max_rel(m->forward(next, shared, {nullptr, LogitsMode::kLast}),
+                    m->forward(next, plain, {nullptr, LogitsMode::kLast})),
             kTol);
 }
 
@@ -104,17 +104,16 @@ TEST(SharedPrefix, InterventionsActOnThePrefixToo) {
   SteeringScope scope = steer.attach(hooks, *m);
 
   BatchState plain;
-  at::Tensor want = m->forward(make_batch(ids, m->pad_id(), plain), plain, &hooks, LogitsMode::kLast);
+  at::Tensor want = m->forward(make_batch(ids, m->pad_id(), plain), plain, {&hooks, LogitsMode::kLast});
   BatchState shared;
-  BatchState prefix_state = m->run_prefix(head, &hooks, 1000, 1000);
-  at::Tensor got = m->forward(make_batch_after_prefix(prefix_state, head, ids, m->pad_id(), shared, {}, 0), shared,
-                              &hooks, LogitsMode::kLast);
+  BatchState prefix_state = Runner(*m).run_prefix(head, 1000, 1000, {&hooks}).state;
+  at::Tensor got = m->forward(make_batch_after_prefix(prefix_state, head, ids, m->pad_id(), shared, {}, 0), shared, {&hooks, LogitsMode::kLast});
   EXPECT_LT(max_rel(got, want), kTol);
   // And the ablation did something: the unsteered logits differ.
   BatchState bare;
   at::Tensor unsteered = [&] {
     scope.reset();
-    return m->forward(make_batch(ids, m->pad_id(), bare), bare, nullptr, LogitsMode::kLast);
+    return m->forward(make_batch(ids, m->pad_id(), bare), bare, {nullptr, LogitsMode::kLast});
   }();
   EXPECT_GT(max_rel(unsteered, want), 1e-3);
 }
@@ -146,7 +145,7 @@ TEST(SharedPrefix, RejectsPromptsThatDoNotContinueThePrefix) {
   auto m = tiny();
   auto ids = prompts(*m);
   std::vector<int32_t> head(ids[0].begin(), ids[0].begin() + 6);
-  BatchState prefix_state = m->run_prefix(head, nullptr, 1000, 1000), st;
+  BatchState prefix_state = Runner(*m).run_prefix(head, 1000, 1000, {nullptr}).state, st;
   ids.push_back({1, 2, 3});
   EXPECT_NE(error_of([&] { make_batch_after_prefix(prefix_state, head, ids, m->pad_id(), st, {}, 0); })
                 .find("prompt 4 does not continue"),
