@@ -14,9 +14,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
-#include "core/model_cache.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
+#include "steer/progress.h"
 #include "steer/capture.h"
 #include "steer/generate.h"
 #include "steer/model.h"

@@ -16,9 +16,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
-#include "core/model_cache.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
+#include "steer/progress.h"
 #include "steer/model.h"
 
 using namespace steer;

@@ -43,9 +43,9 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/model_cache.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
+#include "steer/progress.h"
 #include "steer/capture.h"
 #include "steer/extract.h"
 #include "steer/metrics.h"

@@ -22,9 +22,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/model_cache.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
+#include "steer/progress.h"
 #include "steer/interventions.h"
 #include "steer/model.h"
 

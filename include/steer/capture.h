@@ -27,36 +27,39 @@
 #include <utility>
 #include <vector>
 
-#include "core/sites.h"
+#include "steer/sites.h"
 #include "steer/model.h"
 
 namespace steer {
 
 struct EncodedPrompt;  // steer/runner.h
 
-// Which positions of each prompt are read.
+// What a capture reads of each prompt: the positions a PositionSelector names (the vocabulary,
+// rule and text form interventions use, steer/hooks.h) and how they become rows.
+//   explicit indices, kEach        one row per index ("-5,-4,-1"; the same count in every prompt)
+//   prompt / after-instruction,    one row per example: the mean over the tokens selected, whose
+//     kMean                        count varies ("prompt", "after-instruction")
+// `all` reads the same tokens as `prompt` (a capture runs prompts only); `generated` selects none.
 struct CapturePositions {
-  enum class Mode {
-    kExplicit,              // the listed indices: ≥ 0 from the prompt start, < 0 from its end
-    kPromptMean,            // per example, the mean over all its prompt tokens (one row)
-    kAfterInstructionMean,  // per example, the mean over its post-instruction tail (one row)
-  };
-  Mode mode = Mode::kExplicit;
-  std::vector<int64_t> indices = {-1};  // kExplicit only
-
-  static CapturePositions explicit_indices(std::vector<int64_t> idx) { return {Mode::kExplicit, std::move(idx)}; }
-  static CapturePositions prompt_mean() { return {Mode::kPromptMean, {}}; }
-  static CapturePositions after_instruction_mean() { return {Mode::kAfterInstructionMean, {}}; }
-  // "-5,-4,-1", "prompt-mean", "after-instruction-mean"; steer::Error naming the text otherwise.
+  enum class Reduce { kEach, kMean };
+  PositionSelector select = PositionSelector::explicit_indices({-1});
+  Reduce reduce = Reduce::kEach;
+  static CapturePositions explicit_indices(std::vector<int64_t> idx) {
+    return {PositionSelector::explicit_indices(std::move(idx)), Reduce::kEach};
+  }
+  static CapturePositions prompt_mean() { return {PositionSelector::prompt(), Reduce::kMean}; }
+  static CapturePositions after_instruction_mean() { return {PositionSelector::after_instruction(), Reduce::kMean}; }
+  // PositionSelector::parse's text ("-5,-4,-1", "-5..-1", "prompt", "after-instruction", "all"),
+  // and the older names "prompt-mean" and "after-instruction-mean". steer::Error naming the text
+  // for anything else, `generated`, or an index listed twice.
   static CapturePositions parse(const std::string& text);
-  int64_t rows() const { return mode == Mode::kExplicit ? int64_t(indices.size()) : 1; }  // n_pos
-  std::string to_string() const;  // the form parse() reads
-  bool operator==(const CapturePositions& o) const { return mode == o.mode && indices == o.indices; }
+  int64_t rows() const { return reduce == Reduce::kEach ? int64_t(select.indices.size()) : 1; }  // n_pos
+  // "-5,-4,-1", "prompt-mean", "after-instruction-mean": what files store (parse reads it back).
+  std::string to_string() const;
+  bool operator==(const CapturePositions& o) const { return select == o.select && reduce == o.reduce; }
 };
 
-// "all", "0-29", "3,5,7", "0-5,10"; sorted, without duplicates. steer::Error naming the text
-// and the model's layer count when a layer is out of range or the text is malformed.
-std::vector<int> parse_layer_list(const std::string& text, int n_layers);
+// parse_layer_list ("all", "0-29", "3,5,7") is in steer/sites.h.
 
 struct CaptureOptions {
   std::vector<SiteKind> sites = {SiteKind::kResidPre};  // per-layer [B,T,d_model] sites only

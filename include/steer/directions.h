@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "core/sites.h"
+#include "steer/sites.h"
 
 namespace steer {
 

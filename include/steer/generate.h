@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "generate/sampler.h"
+#include "steer/sampler.h"
 #include "steer/model.h"
 #include "steer/chat_template.h"
 #include "steer/runner.h"

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/ggml_types.h"
+#include "steer/ggml_types.h"
 
 namespace steer {
 

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/ggml_types.h"
+#include "steer/ggml_types.h"
 #include "steer/gguf.h"
 
 namespace steer {

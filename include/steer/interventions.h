@@ -59,8 +59,8 @@
 #include <string>
 #include <vector>
 
-#include "core/sites.h"
-#include "models/hooks.h"
+#include "steer/sites.h"
+#include "steer/hooks.h"
 
 namespace steer {
 
@@ -86,23 +86,24 @@ struct Intervention {
   std::string describe() const;
 };
 
+// Every constructor and Steering method takes its arguments in one order:
+//   what (vector / set / directions), coef or value, layers, positions, site, label.
+//
 // Add c·v. From a DirectionSet: at its site, at its layers, or at `layers` — each of which it
 // must hold, unless it holds a single vector, which then serves every layer listed (CAA's
 // override: the layer-L vector tried at other layers). Refuses a set whose meta().kind is
 // "ablation". From one vector [d_model]: at `layers`.
-Intervention make_add(const DirectionSet& set, float coef, PositionSelector positions = PositionSelector::all(),
-                      std::vector<int> layers = {}, std::string label = "");
+Intervention make_add(const DirectionSet& set, float coef, std::vector<int> layers = {},
+                      PositionSelector positions = PositionSelector::all(), std::string label = "");
 Intervention make_add(const at::Tensor& v, float coef, std::vector<int> layers,
                       PositionSelector positions = PositionSelector::all(), SiteKind site = SiteKind::kResidPost,
                       std::string label = "");
-
 // Ablate one direction [d_model] or the subspace spanned by the rows of [k, d_model] (any
-// scaling; orthonormalized here). layers empty = every layer.
+// scaling; orthonormalized here). layers empty = every layer; always every position.
 Intervention make_ablation(const at::Tensor& directions, std::vector<int> layers = {}, std::string label = "");
-
 // Clamp the projection on r̂ (r [d_model], normalized here) to `value`.
 Intervention make_clamp(const at::Tensor& r, float value, std::vector<int> layers,
-                        SiteKind site = SiteKind::kResidPost, PositionSelector positions = PositionSelector::all(),
+                        PositionSelector positions = PositionSelector::all(), SiteKind site = SiteKind::kResidPost,
                         std::string label = "");
 
 // An orthonormal basis [k, d_model] float32 of the span of the rows of `directions` [k, d_model]
@@ -135,13 +136,13 @@ class SteeringScope {
 // A list of interventions applied together, in order.
 class Steering {
  public:
-  Steering& add(const DirectionSet& set, float coef = 1.f, PositionSelector positions = PositionSelector::all(),
-                std::vector<int> layers = {});
+  Steering& add(const DirectionSet& set, float coef = 1.f, std::vector<int> layers = {},
+                PositionSelector positions = PositionSelector::all());
   Steering& add(const at::Tensor& v, float coef, std::vector<int> layers,
                 PositionSelector positions = PositionSelector::all(), SiteKind site = SiteKind::kResidPost);
   Steering& ablate(const at::Tensor& directions, std::vector<int> layers = {});
-  Steering& clamp(const at::Tensor& r, float value, std::vector<int> layers, SiteKind site = SiteKind::kResidPost,
-                  PositionSelector positions = PositionSelector::all());
+  Steering& clamp(const at::Tensor& r, float value, std::vector<int> layers,
+                  PositionSelector positions = PositionSelector::all(), SiteKind site = SiteKind::kResidPost);
   Steering& then(Intervention intervention);  // append one made elsewhere
 
   // Limits every intervention (those added before and after) to these batch rows; rows

@@ -16,10 +16,10 @@
 #include <optional>
 #include <string>
 
-#include "models/batch.h"
-#include "models/config.h"
-#include "models/hooks.h"
-#include "models/weights.h"
+#include "steer/batch.h"
+#include "steer/config.h"
+#include "steer/hooks.h"
+#include "steer/weights.h"
 
 namespace steer {
 

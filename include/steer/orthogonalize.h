@@ -36,7 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "io/ggml_types.h"
+#include "steer/ggml_types.h"
 
 namespace steer {
 

@@ -127,6 +127,9 @@ RefusalEval evaluate_refusal(const Model& model, const at::Tensor& direction, in
 // report.html (atomically, each).
 void write_refusal_eval(const RefusalEval& eval, const std::string& out_dir, const nlohmann::json& context);
 
+// The summary table as Markdown rows (the same text summary.md holds).
+std::string refusal_summary_markdown(const RefusalEval& eval);
+
 // ---- the pipeline ----
 
 struct RefusalPipelineOptions {
@@ -146,14 +149,28 @@ struct RefusalPipelineOptions {
   bool evaluate = true;
   int batch_size = 32;                       // also the selection's (selection.batch_size is ignored)
   bool progress = true;                      // also the selection's and the evaluation's
+  std::string note;                          // shown under the report's title (metadata "note"), e.g. "demo size"
 };
 
 struct RefusalRun {
   RefusalSelection selection;
   std::optional<RefusalEval> eval;
-  nlohmann::json metadata;
+  nlohmann::json metadata;  // metadata.json: prompts kept, refusal tokens, selected candidate, timings, machine
+  DirectionSet direction;   // the selected candidate at its layer (empty when every one was dropped)
+  int n_layers = 0;         // of the model (the selection plots' x axis)
 };
 
+// Steps 1–4 — sample and filter prompts, read every candidate, select one, evaluate it — without
+// writing a file (a warning about a filter that kept too few prompts goes to stderr with progress).
+RefusalRun compute_refusal_run(const Model& model, const RefusalPipelineOptions& options);
+
+// The run folder (created if needed): direction.safetensors (and direction.gguf for layer ≥ 1,
+// as llama.cpp's control vectors skip layer 0), candidates.csv/json, bypass/induce/kl_scores.svg,
+// the evaluation's files (write_refusal_eval) and metadata.json. steer::Error naming the path.
+void write_refusal_run(const RefusalRun& run, const std::string& out_dir);
+
+// compute_refusal_run, then write_refusal_run into out_dir — created first, so a bad path fails
+// before any work.
 RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions& options, const std::string& out_dir);
 
 }  // namespace steer

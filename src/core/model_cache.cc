@@ -1,9 +1,9 @@
-#include "core/model_cache.h"
+#include "steer/model_cache.h"
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

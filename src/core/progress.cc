@@ -1,4 +1,4 @@
-#include "core/progress.h"
+#include "steer/progress.h"
 
 #include <unistd.h>
 

@@ -1,8 +1,11 @@
-#include "core/sites.h"
+#include "steer/sites.h"
 
 #include <cstdlib>
+#include <numeric>
+#include <set>
+#include <sstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 namespace {
@@ -82,6 +85,45 @@ std::vector<std::string> all_site_names(int n_layers) {
     for (const auto& k : kBlockKinds) out.push_back(site_name({k.kind, l}));
   out.push_back(kLnFinalName);
   return out;
+}
+
+std::vector<int> parse_layer_list(const std::string& text, int n_layers, const std::string& what) {
+  const bool bounded = n_layers > 0;
+  auto bad = [&](const std::string& why) {
+    fail((what.empty() ? "" : what + ": ") + "bad layer list '" + text + "': " + why,
+         bounded ? "use all, a range like 0-" + std::to_string(n_layers - 1) + ", or a list like 3,5,7 (the model has " +
+                       std::to_string(n_layers) + " layers, 0-based)"
+                 : std::string("layers are 0-based: 10, 8-12 or 3,5"));
+  };
+  if (text == "all") {
+    if (!bounded) bad("'all' needs the model's layer count; name the layers");
+    std::vector<int> all(n_layers);
+    std::iota(all.begin(), all.end(), 0);
+    return all;
+  }
+  auto number = [&](const std::string& s) -> int {
+    if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos)
+      bad("'" + s + "' is not a layer number");
+    int v = std::stoi(s);
+    if (bounded && v >= n_layers)
+      bad("layer " + s + " is out of range (the model has " + std::to_string(n_layers) + " layers)");
+    return v;
+  };
+  std::set<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t dash = item.find('-');
+    if (dash == std::string::npos) {
+      out.insert(number(item));
+    } else {
+      int lo = number(item.substr(0, dash)), hi = number(item.substr(dash + 1));
+      if (hi < lo) bad("range " + item + " is empty");
+      for (int l = lo; l <= hi; ++l) out.insert(l);
+    }
+  }
+  if (out.empty()) bad("no layer given");
+  return {out.begin(), out.end()};
 }
 
 }  // namespace steer

@@ -3,7 +3,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "data/sha256.h"
 #include "data/source_text.h"
 #include "steer/prompts.h"

@@ -2,7 +2,7 @@
 // accepted dialect and what is an error).
 #include "data/csv.h"
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

@@ -1,6 +1,6 @@
 // The project's default prompt sets, read from the copies of data/prompts/*.json embedded at
 // build time (embedded_prompts.h), through the same parsers as any user file.
-#include "core/error.h"
+#include "steer/error.h"
 #include "data/embedded_prompts.h"
 #include "steer/prompts.h"
 

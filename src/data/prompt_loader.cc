@@ -6,7 +6,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "data/csv.h"
 #include "data/sha256.h"
 #include "data/source_text.h"

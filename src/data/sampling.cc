@@ -7,7 +7,7 @@
 #include <cmath>
 #include <unordered_set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/prompts.h"
 
 namespace steer {

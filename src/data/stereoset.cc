@@ -2,7 +2,7 @@
 // StereoSet's own dev/test.json (contract in include/steer/prompts.h).
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "data/source_text.h"
 #include "steer/prompts.h"
 

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/progress.h"
 #include "steer/generate.h"
 #include "steer/judges.h"
 #include "steer/model.h"

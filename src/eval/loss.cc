@@ -8,8 +8,8 @@
 #include <limits>
 #include <memory>
 
-#include "core/error.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/progress.h"
 #include "steer/generate.h"
 #include "steer/metrics.h"
 #include "steer/model.h"

@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/model.h"
 #include "steer/tokenizer.h"
 

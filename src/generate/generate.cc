@@ -5,7 +5,7 @@
 #include <chrono>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/chat_template.h"
 #include "steer/tokenizer.h"
 

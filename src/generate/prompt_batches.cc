@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

@@ -1,5 +1,5 @@
 // The batch runner (steer/runner.h): batch plans, shared prefixes, and the decode batch whose
-// rows join and leave between steps. The slot layout rules are BatchState's (models/batch.h).
+// rows join and leave between steps. The slot layout rules are BatchState's (steer/batch.h).
 #include "steer/runner.h"
 
 #include <ATen/ATen.h>
@@ -8,7 +8,7 @@
 #include <numeric>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

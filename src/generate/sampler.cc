@@ -1,10 +1,10 @@
-#include "generate/sampler.h"
+#include "steer/sampler.h"
 
 #include <ATen/ATen.h>
 
 #include <cmath>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "io/ggml_types.h"
+#include "steer/ggml_types.h"
 #include "steer/gguf.h"
 
 namespace steer {

@@ -1,11 +1,11 @@
 // The ggml type table. Sizes are ggml's `type_traits` (ggml.c), equal to gguf-py's
 // GGML_QUANT_SIZES (gguf-py 0.19).
-#include "io/ggml_types.h"
+#include "steer/ggml_types.h"
 
 #include <cctype>
 #include <limits>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

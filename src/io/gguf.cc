@@ -13,7 +13,7 @@
 #include <cstring>
 #include <limits>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "io/mmap_file.h"
 
 namespace steer {

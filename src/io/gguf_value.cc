@@ -4,7 +4,7 @@
 #include <limits>
 #include <sstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/gguf.h"
 
 namespace steer {

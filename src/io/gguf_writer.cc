@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "io/atomic_file.h"
 
 namespace steer {

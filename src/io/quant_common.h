@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/error.h"
-#include "io/ggml_types.h"
+#include "steer/error.h"
+#include "steer/ggml_types.h"
 
 namespace steer::quant {
 

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "io/atomic_file.h"
 #include "io/half.h"
 #include "io/mmap_file.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/cpu.h"
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

@@ -1,8 +1,8 @@
-#include "models/batch.h"
+#include "steer/batch.h"
 
 #include <ATen/ATen.h>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer {
 

@@ -1,12 +1,12 @@
 // Filling ModelConfig from GGUF metadata or an HF config.json, and the family registry:
 // the one place that lists the architectures this build runs and what sets them apart.
-#include "models/config.h"
+#include "steer/config.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/gguf.h"
 
 namespace steer {

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "models/attention_cpu.h"
 #include "models/elementwise_cpu.h"
 #include "models/linear.h"

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/cpu.h"
-#include "core/error.h"
+#include "steer/error.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

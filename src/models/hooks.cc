@@ -1,11 +1,11 @@
-#include "models/hooks.h"
+#include "steer/hooks.h"
 
 #include <ATen/ATen.h>
 
 #include <sstream>
 
-#include "core/error.h"
-#include "models/batch.h"
+#include "steer/error.h"
+#include "steer/batch.h"
 
 namespace steer {
 
@@ -14,47 +14,92 @@ PositionSelector PositionSelector::parse(const std::string& text) {
   if (text == "prompt") return prompt();
   if (text == "generated") return generated();
   if (text == "after-instruction" || text == "after_instruction") return after_instruction();
+  auto bad = [&] {
+    fail("bad position selector '" + text + "'",
+         "use all, prompt, generated, after-instruction, or indices like -5,-4,-1 or -5..-1 (negative count back "
+         "from the prompt's end)");
+  };
   std::vector<int64_t> idx;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
     try {
-      size_t used = 0;
-      idx.push_back(std::stoll(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
+      size_t dots = item.find("..");
+      if (dots != std::string::npos) {  // "-5..-1", inclusive
+        size_t u1 = 0, u2 = 0;
+        std::string a = item.substr(0, dots), b = item.substr(dots + 2);
+        int64_t lo = std::stoll(a, &u1), hi = std::stoll(b, &u2);
+        if (u1 != a.size() || u2 != b.size() || hi < lo) bad();
+        for (int64_t i = lo; i <= hi; ++i) idx.push_back(i);
+      } else {
+        size_t used = 0;
+        idx.push_back(std::stoll(item, &used));
+        if (used != item.size()) bad();
+      }
+    } catch (const Error&) {
+      throw;
     } catch (const std::exception&) {
-      fail("bad position selector '" + text + "'",
-           "use all, prompt, generated, after-instruction, or indices like -5,-4,-1");
+      bad();
     }
   }
   if (idx.empty()) fail("empty position selector", "use all, prompt, generated, after-instruction or indices");
   return explicit_indices(idx);
 }
 
-at::Tensor HookContext::mask(const PositionSelector& sel) const {
-  const at::Tensor& pos = positions;  // [B, T]
-  at::Tensor real = pos >= 0;
-  auto per_row = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).unsqueeze(1); };
-  switch (sel.kind) {
-    case PositionSelector::Kind::kAll:
-      return real;
-    case PositionSelector::Kind::kPrompt:
-      return real & (pos < per_row(state->prompt_len));
-    case PositionSelector::Kind::kGenerated:
-      return pos >= per_row(state->prompt_len);
-    case PositionSelector::Kind::kAfterInstruction:
-      return pos >= per_row(state->instruction_end);
-    case PositionSelector::Kind::kExplicit: {
-      at::Tensor m = at::zeros_like(real);
-      at::Tensor plen = per_row(state->prompt_len);
-      for (int64_t i : sel.indices) {
-        at::Tensor target = i < 0 ? plen + i : at::full_like(plen, i);
-        m = m | ((pos == target) & real);
-      }
-      return m;
+std::string PositionSelector::to_string() const {
+  switch (kind) {
+    case Kind::kAll: return "all";
+    case Kind::kPrompt: return "prompt";
+    case Kind::kGenerated: return "generated";
+    case Kind::kAfterInstruction: return "after-instruction";
+    case Kind::kExplicit: {
+      std::ostringstream out;
+      for (size_t i = 0; i < indices.size(); ++i) out << (i ? "," : "") << indices[i];
+      return out.str();
     }
   }
-  return real;
+  return "?";
+}
+
+bool PositionSelector::selects(int64_t pos, int64_t prompt_len, int64_t instruction_end) const {
+  switch (kind) {
+    case Kind::kAll: return true;
+    case Kind::kPrompt: return pos < prompt_len;
+    case Kind::kGenerated: return pos >= prompt_len;
+    case Kind::kAfterInstruction: return pos >= instruction_end;
+    case Kind::kExplicit:
+      for (int64_t i : indices)
+        if (pos == (i < 0 ? prompt_len + i : i)) return true;
+      return false;
+  }
+  return false;
+}
+
+std::vector<int64_t> PositionSelector::prompt_positions(int64_t prompt_len, int64_t instruction_end) const {
+  std::vector<int64_t> out;
+  if (kind == Kind::kExplicit) {
+    for (int64_t i : indices) {
+      int64_t p = i < 0 ? prompt_len + i : i;
+      if (p >= 0 && p < prompt_len && selects(p, prompt_len, instruction_end)) out.push_back(p);
+    }
+    return out;
+  }
+  for (int64_t p = 0; p < prompt_len; ++p)
+    if (selects(p, prompt_len, instruction_end)) out.push_back(p);
+  return out;
+}
+
+at::Tensor HookContext::mask(const PositionSelector& sel) const {
+  // positions [B, T] int64 (−1 on padding) → the real positions sel.selects, decided on the host.
+  at::Tensor pos = positions.to(at::kCPU, at::kLong).contiguous();
+  const int64_t B = pos.size(0), T = pos.size(1);
+  auto p = pos.accessor<int64_t, 2>();
+  at::Tensor m = at::zeros({B, T}, at::kBool);
+  auto mm = m.accessor<bool, 2>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      mm[b][t] = p[b][t] >= 0 && sel.selects(p[b][t], state->prompt_len[b], state->instruction_end[b]);
+  return m.to(positions.device());
 }
 
 HookSet::HookSet(int n_layers)

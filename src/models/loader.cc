@@ -14,9 +14,9 @@
 
 #include "core/blas_kernels.h"
 #include "core/cpu.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "core/heap.h"
-#include "core/progress.h"
+#include "steer/progress.h"
 #include "io/dequant.h"
 #include "io/tensor_names.h"
 #include "steer/chat_template.h"

@@ -12,7 +12,7 @@
 
 #include "core/blas_kernels.h"
 #include "core/cpu.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "core/heap.h"
 #include "generate/prompt_batches.h"
 #include "models/linear.h"
@@ -61,9 +61,15 @@ std::vector<Prompt> keep_by_score(const Model& model, const std::vector<Prompt>&
   return kept;
 }
 
+void create_run_folder(const std::string& out_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) fail("refusal: cannot create the run folder " + out_dir + ": " + ec.message());
+}
+
 }  // namespace
 
-RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions& o, const std::string& out_dir) {
+RefusalRun compute_refusal_run(const Model& model, const RefusalPipelineOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   auto seconds_since = [](auto t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -71,9 +77,6 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
   if (!model.has_chat_template())
     fail("refusal: " + model.path() + " has no chat template",
          "the refusal direction is read at the chat template's post-instruction tokens; pass --chat-template FILE");
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) fail("refusal: cannot create the run folder " + out_dir + ": " + ec.message());
 
   const PromptSet harmful = o.harmful.items.empty() ? default_harmful() : o.harmful;
   const PromptSet harmless = o.harmless.items.empty() ? default_harmless() : o.harmless;
@@ -86,6 +89,7 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
       o.refusal_tokens.empty() ? refusal_tokens_for(model) : parse_refusal_tokens(model, o.refusal_tokens);
 
   RefusalRun run;
+  run.n_layers = model.config().n_layers;
   nlohmann::json& meta = run.metadata;
   meta["model"] = {{"path", model.path()}, {"config", model.config().describe()}, {"dtype", dtype_name(model.dtype())}};
   nlohmann::json tokens = nlohmann::json::array();
@@ -99,6 +103,7 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
   if (o.harmful_test) meta["datasets"]["harmful_test"] = {{"path", o.harmful_test->path}, {"sha256", o.harmful_test->sha256}};
   if (o.harmless_test) meta["datasets"]["harmless_test"] = {{"path", o.harmless_test->path}, {"sha256", o.harmless_test->sha256}};
   meta["seed"] = o.seed;
+  if (!o.note.empty()) meta["note"] = o.note;
 
   // 1. filter
   auto t_filter = std::chrono::steady_clock::now();
@@ -150,12 +155,9 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
                        {"induce_threshold", so.induce_threshold},
                        {"baseline_harmful", run.selection.baseline_harmful},
                        {"baseline_harmless", run.selection.baseline_harmless}};
-  write_candidates(run.selection, out_dir);
-  write_selection_plots(run.selection, model.config().n_layers, out_dir);
   if (run.selection.best < 0) {
     meta["selected"] = nullptr;
     meta["timings"]["total_seconds"] = seconds_since(t0);
-    write_json_file(meta, out_dir + "/metadata.json");
     return run;
   }
   const CandidateScore& best = run.selection.candidates[run.selection.best];
@@ -163,11 +165,10 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
                       {"induce", best.induce},     {"kl", best.kl}};
   if (!run.selection.fallback.empty()) meta["selected"]["fallback"] = run.selection.fallback;
 
-  DirectionSet dir = cand.at_position(best.position).only_layers({best.layer});
+  DirectionSet& dir = run.direction;
+  dir = cand.at_position(best.position).only_layers({best.layer});
   dir.meta().extra["selected"] = meta["selected"];
   dir.meta().extra["refusal_tokens"] = tokens;
-  save_directions(dir, out_dir + "/direction.safetensors");
-  if (best.layer >= 1) save_directions(dir, out_dir + "/direction.gguf");
   meta["files"]["direction_gguf"] = best.layer >= 1 ? "direction.gguf" : nullptr;
 
   // 4. evaluation
@@ -178,10 +179,33 @@ RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions
     run.eval = evaluate_refusal(model, dir.at_layer(best.layer), best.layer, texts(harmful_test),
                                 texts(harmless_test), default_harmless_text(), eo);
     meta["timings"]["eval_seconds"] = run.eval->seconds;
-    write_refusal_eval(*run.eval, out_dir, meta);
   }
   meta["timings"]["total_seconds"] = seconds_since(t0);
-  write_json_file(meta, out_dir + "/metadata.json");
+  return run;
+}
+
+void write_refusal_run(const RefusalRun& run, const std::string& out_dir) {
+  create_run_folder(out_dir);
+  write_candidates(run.selection, out_dir);
+  write_selection_plots(run.selection, run.n_layers, out_dir);
+  if (run.selection.best >= 0) {
+    const int layer = run.selection.candidates[run.selection.best].layer;
+    save_directions(run.direction, out_dir + "/direction.safetensors");
+    if (layer >= 1) save_directions(run.direction, out_dir + "/direction.gguf");
+    if (run.eval) {
+      // The evaluation's files record the run as it stood before the total was known.
+      nlohmann::json context = run.metadata;
+      context["timings"].erase("total_seconds");
+      write_refusal_eval(*run.eval, out_dir, context);
+    }
+  }
+  write_json_file(run.metadata, out_dir + "/metadata.json");
+}
+
+RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions& options, const std::string& out_dir) {
+  create_run_folder(out_dir);
+  RefusalRun run = compute_refusal_run(model, options);
+  write_refusal_run(run, out_dir);
   return run;
 }
 

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <map>
 
-#include "core/error.h"
-#include "steer/report.h"
+#include "steer/error.h"
+#include "report/report.h"
 
 namespace steer {
 
@@ -153,6 +153,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
 
   HtmlReport html("Refusal direction — " + (context.contains("model") ? context["model"]["path"].get<std::string>()
                                                                         : std::string("evaluation")));
+  if (context.contains("note") && context["note"].is_string()) html.paragraph(context["note"].get<std::string>());
   if (context.contains("selected") && !context["selected"].is_null())
     html.paragraph("Selected candidate: position " + context["selected"]["position"].dump() + ", layer " +
                    context["selected"]["layer"].dump() + " (bypass " + fmt(context["selected"]["bypass"].get<double>(), "%.3f") +

@@ -18,7 +18,4 @@ void write_candidates(const RefusalSelection& selection, const std::string& out_
 // OUT_DIR/bypass_scores.svg, induce_scores.svg, kl_scores.svg.
 void write_selection_plots(const RefusalSelection& selection, int n_layers, const std::string& out_dir);
 
-// The summary table as Markdown rows (the same text summary.md holds).
-std::string refusal_summary_markdown(const RefusalEval& eval);
-
 }  // namespace steer

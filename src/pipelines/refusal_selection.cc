@@ -13,8 +13,8 @@
 #include <cmath>
 #include <optional>
 
-#include "core/error.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/progress.h"
 #include "generate/prompt_batches.h"
 #include "steer/interventions.h"
 #include "steer/metrics.h"

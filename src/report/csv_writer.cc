@@ -1,8 +1,8 @@
 // CSV tables and plain text files, written atomically (io/atomic_file.h) so a crash never
 // leaves half a results file. Quoting follows RFC 4180, which src/data/csv.h reads back.
-#include "core/error.h"
+#include "steer/error.h"
 #include "io/atomic_file.h"
-#include "steer/report.h"
+#include "report/report.h"
 
 namespace steer {
 namespace {

@@ -3,8 +3,8 @@
 // markup (the charts render_svg makes).
 #include <algorithm>
 
-#include "core/error.h"
-#include "steer/report.h"
+#include "steer/error.h"
+#include "report/report.h"
 
 namespace steer {
 namespace {

@@ -1,12 +1,12 @@
 // Grouped bar charts as self-contained SVG: one group per category, one bar per series in
 // palette order, a y axis that always includes 0, the legend in a column on the right.
-// See steer/report.h.
+// See report/report.h.
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "report/svg_util.h"
-#include "steer/report.h"
+#include "report/report.h"
 
 namespace steer {
 

@@ -1,13 +1,13 @@
 // Line charts as self-contained SVG, and the 1-2-5 tick rule every chart uses. Layout: title
 // above the plotting area, y tick labels left of it, x tick labels and the x label below it,
-// the legend in a column to its right (never over the data). See steer/report.h.
+// the legend in a column to its right (never over the data). See report/report.h.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "report/svg_util.h"
-#include "steer/report.h"
+#include "report/report.h"
 
 namespace steer {
 

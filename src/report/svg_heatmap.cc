@@ -1,13 +1,13 @@
 // Heatmaps as self-contained SVG: a grid of cells coloured by value, row labels left, column
 // labels below (turned 45° when they do not fit), a colour bar on the right, and each value
-// written in its cell when the cells are large enough. See steer/report.h.
+// written in its cell when the cells are large enough. See report/report.h.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "report/svg_util.h"
-#include "steer/report.h"
+#include "report/report.h"
 
 namespace steer {
 namespace {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/capture.h"
 #include "steer/chat_template.h"
 #include "steer/tokenizer.h"
@@ -136,7 +136,7 @@ Steering parse_steering(const json& steering, const Model& model, const VectorRe
       PositionSelector pos = chat ? PositionSelector::after_instruction() : PositionSelector::all();
       if (const json* q = field(item, "positions")) pos = positions_of(*q, p + ".positions");
       try {
-        out.add(set, float(coef), pos, layers);
+        out.add(set, float(coef), layers, pos);
       } catch (const Error& e) {
         bad(p, p + ": " + e.what());
       }

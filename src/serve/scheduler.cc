@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/tokenizer.h"
 
 namespace steer::serve {

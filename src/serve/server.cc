@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "serve/openai.h"
 #include "serve/playground.h"
 #include "serve/scheduler.h"

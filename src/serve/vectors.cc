@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "core/error.h"
+#include "steer/error.h"
 
 namespace steer::serve {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "models/config.h"
+#include "steer/config.h"
 #include "steer/directions.h"
 
 namespace steer::serve {

@@ -17,13 +17,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/progress.h"
 #include "data/sha256.h"
 #include "io/dequant.h"
 #include "io/half.h"
 #include "io/tensor_names.h"
-#include "models/config.h"
+#include "steer/config.h"
 #include "steer/gguf.h"
 #include "steer/gguf_writer.h"
 #include "steer/orthogonalize.h"

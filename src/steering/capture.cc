@@ -12,8 +12,8 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/progress.h"
 #include "steer/generate.h"
 #include "steer/safetensors.h"
 
@@ -25,83 +25,25 @@ namespace steer {
 CapturePositions CapturePositions::parse(const std::string& text) {
   if (text == "prompt-mean" || text == "prompt_mean" || text == "mean") return prompt_mean();
   if (text == "after-instruction-mean" || text == "after_instruction_mean") return after_instruction_mean();
-  std::vector<int64_t> idx;
-  std::stringstream ss(text);
-  std::string item;
-  auto bad = [&] {
-    fail("bad positions '" + text + "'",
-         "use indices like -5,-4,-3,-2,-1 (negative count back from the prompt's end), a range like -5..-1, "
-         "prompt-mean or after-instruction-mean");
-  };
-  while (std::getline(ss, item, ',')) {
-    size_t dots = item.find("..");
-    try {
-      if (dots != std::string::npos) {  // "-5..-1" (inclusive)
-        size_t u1 = 0, u2 = 0;
-        std::string a = item.substr(0, dots), b = item.substr(dots + 2);
-        int64_t lo = std::stoll(a, &u1), hi = std::stoll(b, &u2);
-        if (u1 != a.size() || u2 != b.size() || hi < lo) bad();
-        for (int64_t i = lo; i <= hi; ++i) idx.push_back(i);
-      } else {
-        size_t used = 0;
-        idx.push_back(std::stoll(item, &used));
-        if (used != item.size()) bad();
-      }
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception&) {
-      bad();
-    }
+  PositionSelector sel = PositionSelector::parse(text);
+  switch (sel.kind) {
+    case PositionSelector::Kind::kAll:
+    case PositionSelector::Kind::kPrompt: return prompt_mean();
+    case PositionSelector::Kind::kAfterInstruction: return after_instruction_mean();
+    case PositionSelector::Kind::kGenerated:
+      fail("positions '" + text + "': a capture reads prompts, so 'generated' selects no token",
+           "use indices like -5,-4,-1, prompt or after-instruction");
+    case PositionSelector::Kind::kExplicit: break;
   }
-  if (idx.empty()) bad();
   std::set<int64_t> seen;
-  for (int64_t i : idx)
+  for (int64_t i : sel.indices)
     if (!seen.insert(i).second) fail("positions '" + text + "' list " + std::to_string(i) + " twice");
-  return explicit_indices(idx);
+  return {sel, Reduce::kEach};
 }
 
 std::string CapturePositions::to_string() const {
-  if (mode == Mode::kPromptMean) return "prompt-mean";
-  if (mode == Mode::kAfterInstructionMean) return "after-instruction-mean";
-  std::ostringstream s;
-  for (size_t i = 0; i < indices.size(); ++i) s << (i ? "," : "") << indices[i];
-  return s.str();
-}
-
-std::vector<int> parse_layer_list(const std::string& text, int n_layers) {
-  const std::string range = "0-" + std::to_string(n_layers - 1);
-  auto bad = [&](const std::string& why) {
-    fail("bad layer list '" + text + "': " + why,
-         "use all, a range like " + range + ", or a list like 3,5,7 (the model has " + std::to_string(n_layers) +
-             " layers, 0-based)");
-  };
-  if (text == "all") {
-    std::vector<int> all(n_layers);
-    std::iota(all.begin(), all.end(), 0);
-    return all;
-  }
-  auto number = [&](const std::string& s) -> int {
-    if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos)
-      bad("'" + s + "' is not a layer number");
-    int v = std::stoi(s);
-    if (v >= n_layers) bad("layer " + s + " is out of range (the model has " + std::to_string(n_layers) + " layers)");
-    return v;
-  };
-  std::set<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t dash = item.find('-');
-    if (dash == std::string::npos) {
-      out.insert(number(item));
-    } else {
-      int lo = number(item.substr(0, dash)), hi = number(item.substr(dash + 1));
-      if (hi < lo) bad("range " + item + " is empty");
-      for (int l = lo; l <= hi; ++l) out.insert(l);
-    }
-  }
-  if (out.empty()) bad("no layer given");
-  return {out.begin(), out.end()};
+  if (reduce == Reduce::kMean) return select.to_string() + "-mean";  // "prompt-mean", "after-instruction-mean"
+  return select.to_string();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,13 +202,13 @@ void check_positions(const std::vector<EncodedPrompt>& prompts, const CapturePos
   for (size_t i = 0; i < prompts.size(); ++i) {
     const int64_t len = prompts[i].ids.size();
     if (len == 0) fail("capture: prompt " + std::to_string(i) + " has no tokens");
-    if (pos.mode == CapturePositions::Mode::kExplicit) {
-      for (int64_t p : pos.indices)
+    if (pos.select.kind == PositionSelector::Kind::kExplicit) {
+      for (int64_t p : pos.select.indices)
         if (p >= len || p < -len)
           fail("capture: position " + std::to_string(p) + " does not exist in prompt " + std::to_string(i) +
                    ", which has " + std::to_string(len) + " tokens",
                "negative positions count back from the prompt's end (−1 is its last token)");
-    } else if (pos.mode == CapturePositions::Mode::kAfterInstructionMean) {
+    } else if (pos.select.kind == PositionSelector::Kind::kAfterInstruction) {
       int64_t start = prompts[i].instruction_end;
       if (start < 0 || start >= len)
         fail("capture: prompt " + std::to_string(i) + " has no post-instruction tokens (instruction ends at " +
@@ -315,8 +257,13 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
                " layers",
            "layers are 0-based: 0.." + std::to_string(c.n_layers - 1));
   const CapturePositions& pos = options.positions;
-  if (pos.mode == CapturePositions::Mode::kExplicit && pos.indices.empty())
-    fail("capture: no position given");
+  using PK = PositionSelector::Kind;
+  if (pos.select.kind == PK::kExplicit && pos.select.indices.empty()) fail("capture: no position given");
+  if ((pos.reduce == CapturePositions::Reduce::kEach) != (pos.select.kind == PK::kExplicit) ||
+      pos.select.kind == PK::kGenerated)
+    fail("capture: positions " + pos.select.to_string() + " cannot be read " +
+             (pos.reduce == CapturePositions::Reduce::kEach ? "one row each" : "as a mean"),
+         "read explicit indices one row each, prompt or after-instruction as a mean");
   check_positions(prompts, pos);
 
   const int64_t N = prompts.size(), P = pos.rows();
@@ -360,9 +307,9 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
   PrepareArgs prep;
   prep.prefix_hooks = hooks;
   prep.stop_after = stop;
-  prep.share_prefix = options.share_prefix && pos.mode != CapturePositions::Mode::kPromptMean;
-  if (pos.mode == CapturePositions::Mode::kExplicit)
-    for (int64_t i : pos.indices) i < 0 ? prep.keep_last = std::max(prep.keep_last, -i) : prep.max_prefix = std::min(prep.max_prefix, i);
+  prep.share_prefix = options.share_prefix && pos.select.kind != PositionSelector::Kind::kPrompt;
+  if (pos.select.kind == PositionSelector::Kind::kExplicit)
+    for (int64_t i : pos.select.indices) i < 0 ? prep.keep_last = std::max(prep.keep_last, -i) : prep.max_prefix = std::min(prep.max_prefix, i);
   ForwardArgs fa;
   fa.hooks = &set;
   fa.logits = LogitsMode::kNone;
@@ -376,21 +323,19 @@ Activations capture(const Model& model, const std::vector<EncodedPrompt>& prompt
     batch.rows = pb.rows;
     batch.gather = at::Tensor();
     batch.weights = at::Tensor();
-    if (pos.mode == CapturePositions::Mode::kExplicit) {
+    if (pos.reduce == CapturePositions::Reduce::kEach) {
       batch.gather = at::empty({B, P}, at::kLong);
       auto g = batch.gather.accessor<int64_t, 2>();
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t p = 0; p < P; ++p) {
-          int64_t i = pos.indices[p];
-          g[b][p] = state.slot(b, i < 0 ? state.prompt_len[b] + i : i) - first_slot;
-        }
+      for (int64_t b = 0; b < B; ++b) {
+        std::vector<int64_t> read = pos.select.prompt_positions(state.prompt_len[b], state.instruction_end[b]);
+        for (int64_t p = 0; p < P; ++p) g[b][p] = state.slot(b, read[p]) - first_slot;
+      }
     } else {
       batch.weights = at::zeros({B, 1, T}, at::kDouble);
       auto w = batch.weights.accessor<double, 3>();
       for (int64_t b = 0; b < B; ++b) {
-        int64_t from = pos.mode == CapturePositions::Mode::kPromptMean ? 0 : state.instruction_end[b];
-        int64_t n = state.prompt_len[b] - from;
-        for (int64_t t = from; t < state.prompt_len[b]; ++t) w[b][0][state.slot(b, t) - first_slot] = 1.0 / double(n);
+        std::vector<int64_t> read = pos.select.prompt_positions(state.prompt_len[b], state.instruction_end[b]);
+        for (int64_t t : read) w[b][0][state.slot(b, t) - first_slot] = 1.0 / double(read.size());
       }
     }
   };

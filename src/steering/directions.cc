@@ -7,8 +7,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "core/error.h"
-#include "models/config.h"
+#include "steer/error.h"
+#include "steer/config.h"
 
 namespace steer {
 namespace {

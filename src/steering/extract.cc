@@ -8,7 +8,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/chat_template.h"
 #include "steer/generate.h"
 #include "steer/tokenizer.h"
@@ -30,7 +30,7 @@ CaptureOptions capture_options(const ExtractOptions& o, const std::string& label
 }
 
 void fill_positions(DirectionMeta& meta, const CapturePositions& pos) {
-  if (pos.mode == CapturePositions::Mode::kExplicit) meta.positions = pos.indices;
+  if (pos.reduce == CapturePositions::Reduce::kEach) meta.positions = pos.select.indices;
   meta.extra["positions"] = pos.to_string();
 }
 

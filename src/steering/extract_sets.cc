@@ -1,6 +1,6 @@
 // The PromptSet / ABSet overloads of the extraction methods: they pass the texts on and record
 // each file's sha256 in the result's metadata.
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/prompts.h"
 #include "steering/extract_texts.h"
 

@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "models/linear.h"
 #include "steer/directions.h"
 #include "steer/model.h"
@@ -25,15 +25,6 @@ bool is_stream_site(SiteKind k) {  // the per-layer sites whose activation is [b
          k == SiteKind::kMlpOut || k == SiteKind::kResidPost;
 }
 
-std::string kind_name(Kind k) {
-  switch (k) {
-    case Kind::kAdd: return "add";
-    case Kind::kAblate: return "ablate";
-    case Kind::kClamp: return "clamp";
-  }
-  return "?";
-}
-
 // "8-12", "3,5", "0-2,7".
 std::string format_layers(std::vector<int> layers) {
   std::sort(layers.begin(), layers.end());
@@ -47,22 +38,6 @@ std::string format_layers(std::vector<int> layers) {
     i = j + 1;
   }
   return out.str();
-}
-
-std::string format_positions(const PositionSelector& p) {
-  using K = PositionSelector::Kind;
-  switch (p.kind) {
-    case K::kAll: return "all";
-    case K::kPrompt: return "prompt";
-    case K::kGenerated: return "generated";
-    case K::kAfterInstruction: return "after-instruction";
-    case K::kExplicit: {
-      std::ostringstream out;
-      for (size_t i = 0; i < p.indices.size(); ++i) out << (i ? "," : "") << p.indices[i];
-      return out.str();
-    }
-  }
-  return "?";
 }
 
 std::string format_number(float v) {
@@ -153,6 +128,112 @@ HookFn projection_hook(at::Tensor q, at::Tensor qt, std::optional<float> target,
   };
 }
 
+// --- the kinds ------------------------------------------------------------------------------
+// Everything a kind does besides being made (make_add / make_ablation / make_clamp): its name,
+// its checks against a model, its description and the hooks it attaches, one entry per kind in
+// kKinds. A new steering method is a Kind value, its make_ function and one entry here.
+
+void check_layer(const ModelConfig& c, int l, const std::string& what) {
+  if (l < 0 || l >= c.n_layers)
+    fail(what + ": layer " + std::to_string(l) + " is out of range: the model has " + std::to_string(c.n_layers) +
+         " layers (0-" + std::to_string(c.n_layers - 1) + ")");
+}
+
+void check_width(const ModelConfig& c, int64_t n, const std::string& what) {
+  if (n != c.d_model)
+    fail(what + ": the direction has d_model " + std::to_string(n) + ", the model has d_model " +
+             std::to_string(c.d_model),
+         "the vector was made for another model");
+}
+
+std::string layers_phrase(const std::vector<int>& layers) {  // "layer 3", "layers 1-4"
+  return (layers.size() > 1 ? "layers " : "layer ") + format_layers(layers);
+}
+
+// Where attached hooks go, and what they are converted to.
+struct AttachTarget {
+  HookSet& hooks;
+  const ModelConfig& config;
+  at::Device device;
+  at::ScalarType dtype;
+  const RowFilter& rows;
+  bool per_row;  // ScopedHook's per_row: the hook may treat two rows' prefix tokens differently
+  std::vector<ScopedHook>& out;
+};
+
+// Ablate and Clamp: x ← x − Q(Qᵀx − target) at their sites of their layers (every layer if none).
+void attach_projection(const Intervention& iv, const std::vector<SiteKind>& sites, std::optional<float> target,
+                       const AttachTarget& t) {
+  at::Tensor q = iv.basis.to(t.device, at::kFloat).contiguous();  // [k, d]
+  at::Tensor qt = q.t().contiguous();                             // [d, k]
+  std::vector<int> layers = iv.layers;
+  if (layers.empty())
+    for (int l = 0; l < t.config.n_layers; ++l) layers.push_back(l);
+  for (int l : layers)
+    for (SiteKind k : sites) t.out.emplace_back(t.hooks, Site{k, l}, projection_hook(q, qt, target, iv.positions, t.rows), t.per_row);
+}
+
+void check_basis(const Intervention& iv, const ModelConfig& c, const std::string& what) {
+  if (!iv.basis.defined() || iv.basis.dim() != 2) fail(what + ": no direction (use make_ablation / make_clamp)");
+  check_width(c, iv.basis.size(1), what);
+  for (int l : iv.layers) check_layer(c, l, what);
+}
+
+struct KindOps {
+  Kind kind;
+  const char* name;
+  void (*validate)(const Intervention& iv, const ModelConfig& c, const std::string& what);
+  void (*describe)(const Intervention& iv, std::ostream& out);  // after "<name> <label>"
+  void (*attach)(const Intervention& iv, const AttachTarget& t);
+};
+
+const KindOps kKinds[] = {
+    {Kind::kAdd, "add",
+     [](const Intervention& iv, const ModelConfig& c, const std::string& what) {
+       if (iv.vectors.empty()) fail(what + ": no vectors");
+       for (const auto& [l, v] : iv.vectors) {
+         check_layer(c, l, what);
+         check_width(c, v.numel(), what);
+       }
+     },
+     [](const Intervention& iv, std::ostream& out) {
+       std::vector<int> ls;
+       for (const auto& [l, v] : iv.vectors) ls.push_back(l);
+       out << " ×" << format_number(iv.coef) << " at " << site_kind_name(iv.site) << " of " << layers_phrase(ls);
+     },
+     [](const Intervention& iv, const AttachTarget& t) {
+       for (const auto& [l, v] : iv.vectors) {
+         at::Tensor cv = (v * iv.coef).to(t.device, t.dtype);  // once, here: c·v in the model's dtype
+         t.out.emplace_back(t.hooks, Site{iv.site, l}, add_hook(cv, iv.positions, t.rows), t.per_row);
+       }
+     }},
+    {Kind::kAblate, "ablate", check_basis,
+     [](const Intervention& iv, std::ostream& out) {
+       out << " (" << iv.basis.size(0) << " direction" << (iv.basis.size(0) > 1 ? "s" : "")
+           << ") at hook_resid_pre, hook_attn_out, hook_mlp_out of "
+           << (iv.layers.empty() ? std::string("every layer") : layers_phrase(iv.layers));
+     },
+     [](const Intervention& iv, const AttachTarget& t) {
+       attach_projection(iv, {SiteKind::kResidPre, SiteKind::kAttnOut, SiteKind::kMlpOut}, std::nullopt, t);
+     }},
+    {Kind::kClamp, "clamp",
+     [](const Intervention& iv, const ModelConfig& c, const std::string& what) {
+       check_basis(iv, c, what);
+       if (iv.layers.empty()) fail(what + ": no layer given");
+     },
+     [](const Intervention& iv, std::ostream& out) {
+       out << " to " << format_number(iv.value) << " at " << site_kind_name(iv.site) << " of "
+           << layers_phrase(iv.layers);
+     },
+     [](const Intervention& iv, const AttachTarget& t) { attach_projection(iv, {iv.site}, iv.value, t); }},
+};
+
+const KindOps& ops(Kind k) {
+  for (const KindOps& o : kKinds)
+    if (o.kind == k) return o;
+  fail("intervention: unknown kind " + std::to_string(int(k)));
+}
+
 }  // namespace
 
 // --- construction ----------------------------------------------------------------------------
@@ -186,7 +267,7 @@ at::Tensor orthonormal_basis(const at::Tensor& directions) {
   return (q * sign.unsqueeze(0)).t().to(at::kFloat).contiguous();  // [k, d]
 }
 
-Intervention make_add(const DirectionSet& set, float coef, PositionSelector positions, std::vector<int> layers,
+Intervention make_add(const DirectionSet& set, float coef, std::vector<int> layers, PositionSelector positions,
                       std::string label) {
   const std::string what = "add " + label_or(label, "direction set");
   if (set.meta().kind == "ablation")
@@ -260,8 +341,8 @@ Intervention make_ablation(const at::Tensor& directions, std::vector<int> layers
   return iv;
 }
 
-Intervention make_clamp(const at::Tensor& r, float value, std::vector<int> layers, SiteKind site,
-                        PositionSelector positions, std::string label) {
+Intervention make_clamp(const at::Tensor& r, float value, std::vector<int> layers, PositionSelector positions,
+                        SiteKind site, std::string label) {
   const std::string what = "clamp " + label_or(label, "direction");
   if (layers.empty()) fail(what + ": no layer given", "say at which layer(s) to clamp");
   if (!is_stream_site(site)) fail(what + ": site " + site_kind_name(site) + " is not a [batch, pos, d_model] site");
@@ -281,28 +362,11 @@ Intervention make_clamp(const at::Tensor& r, float value, std::vector<int> layer
 }
 
 std::string Intervention::describe() const {
+  const KindOps& k = ops(kind);
   std::ostringstream out;
-  out << kind_name(kind) << " " << label;
-  switch (kind) {
-    case Kind::kAdd: {
-      std::vector<int> ls;
-      for (const auto& [l, v] : vectors) ls.push_back(l);
-      out << " ×" << format_number(coef) << " at " << site_kind_name(site) << " of layer"
-          << (ls.size() > 1 ? "s " : " ") << format_layers(ls);
-      break;
-    }
-    case Kind::kAblate:
-      out << " (" << basis.size(0) << " direction" << (basis.size(0) > 1 ? "s" : "")
-          << ") at hook_resid_pre, hook_attn_out, hook_mlp_out of "
-          << (layers.empty() ? std::string("every layer")
-                             : (layers.size() > 1 ? "layers " : "layer ") + format_layers(layers));
-      break;
-    case Kind::kClamp:
-      out << " to " << format_number(value) << " at " << site_kind_name(site) << " of layer"
-          << (layers.size() > 1 ? "s " : " ") << format_layers(layers);
-      break;
-  }
-  out << ", positions " << format_positions(positions);
+  out << k.name << " " << label;
+  k.describe(*this, out);
+  out << ", positions " << positions.to_string();
   if (rows) {
     out << ", rows ";
     for (size_t i = 0; i < rows->size(); ++i) out << (i ? "," : "") << (*rows)[i];
@@ -312,8 +376,8 @@ std::string Intervention::describe() const {
 
 // --- Steering --------------------------------------------------------------------------------
 
-Steering& Steering::add(const DirectionSet& set, float coef, PositionSelector positions, std::vector<int> layers) {
-  return then(make_add(set, coef, std::move(positions), std::move(layers)));
+Steering& Steering::add(const DirectionSet& set, float coef, std::vector<int> layers, PositionSelector positions) {
+  return then(make_add(set, coef, std::move(layers), std::move(positions)));
 }
 
 Steering& Steering::add(const at::Tensor& v, float coef, std::vector<int> layers, PositionSelector positions,
@@ -325,9 +389,9 @@ Steering& Steering::ablate(const at::Tensor& directions, std::vector<int> layers
   return then(make_ablation(directions, std::move(layers)));
 }
 
-Steering& Steering::clamp(const at::Tensor& r, float value, std::vector<int> layers, SiteKind site,
-                          PositionSelector positions) {
-  return then(make_clamp(r, value, std::move(layers), site, std::move(positions)));
+Steering& Steering::clamp(const at::Tensor& r, float value, std::vector<int> layers, PositionSelector positions,
+                          SiteKind site) {
+  return then(make_clamp(r, value, std::move(layers), std::move(positions), site));
 }
 
 Steering& Steering::then(Intervention intervention) {
@@ -361,33 +425,12 @@ SteeringScope Steering::attach(HookSet& hooks, const Model& model) const {
   const at::Device device = model.weights().embed.device();
 
   // Everything is checked before the first hook goes in, so a failure attaches nothing.
-  auto check_layer = [&](int l, const std::string& what) {
-    if (l < 0 || l >= c.n_layers)
-      fail(what + ": layer " + std::to_string(l) + " is out of range: the model has " + std::to_string(c.n_layers) +
-               " layers (0-" + std::to_string(c.n_layers - 1) + ")");
-  };
-  auto check_width = [&](int64_t n, const std::string& what) {
-    if (n != c.d_model)
-      fail(what + ": the direction has d_model " + std::to_string(n) + ", the model has d_model " +
-               std::to_string(c.d_model),
-           "the vector was made for another model");
-  };
   for (const Intervention& iv : list_) {
-    const std::string what = kind_name(iv.kind) + " " + iv.label;
+    const KindOps& k = ops(iv.kind);
+    const std::string what = std::string(k.name) + " " + iv.label;
     check_rows(iv.rows, what);
     check_positions(iv.positions, what);
-    if (iv.kind == Kind::kAdd) {
-      if (iv.vectors.empty()) fail(what + ": no vectors");
-      for (const auto& [l, v] : iv.vectors) {
-        check_layer(l, what);
-        check_width(v.numel(), what);
-      }
-    } else {
-      if (!iv.basis.defined() || iv.basis.dim() != 2) fail(what + ": no direction (use make_ablation / make_clamp)");
-      check_width(iv.basis.size(1), what);
-      for (int l : iv.layers) check_layer(l, what);
-      if (iv.kind == Kind::kClamp && iv.layers.empty()) fail(what + ": no layer given");
-    }
+    k.validate(iv, c, what);
   }
 
   SteeringScope scope;
@@ -397,25 +440,7 @@ SteeringScope Steering::attach(HookSet& hooks, const Model& model) const {
     // positions counted back from each row's own prompt end.
     const bool per_row = !rows.all() || std::any_of(iv.positions.indices.begin(), iv.positions.indices.end(),
                                                     [](int64_t i) { return i < 0; });
-    if (iv.kind == Kind::kAdd) {
-      for (const auto& [l, v] : iv.vectors) {
-        at::Tensor cv = (v * iv.coef).to(device, dtype);  // once, here: c·v in the model's dtype
-        scope.hooks_.emplace_back(hooks, Site{iv.site, l}, add_hook(cv, iv.positions, rows), per_row);
-      }
-      continue;
-    }
-    at::Tensor q = iv.basis.to(device, at::kFloat).contiguous();  // [k, d]
-    at::Tensor qt = q.t().contiguous();                           // [d, k]
-    std::optional<float> target;
-    if (iv.kind == Kind::kClamp) target = iv.value;
-    std::vector<int> layers = iv.layers;
-    if (layers.empty())
-      for (int l = 0; l < c.n_layers; ++l) layers.push_back(l);
-    std::vector<SiteKind> sites = {iv.site};
-    if (iv.kind == Kind::kAblate) sites = {SiteKind::kResidPre, SiteKind::kAttnOut, SiteKind::kMlpOut};
-    for (int l : layers)
-      for (SiteKind k : sites)
-        scope.hooks_.emplace_back(hooks, Site{k, l}, projection_hook(q, qt, target, iv.positions, rows), per_row);
+    ops(iv.kind).attach(iv, AttachTarget{hooks, c, device, dtype, rows, per_row, scope.hooks_});
   }
   return scope;
 }

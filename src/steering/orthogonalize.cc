@@ -8,7 +8,7 @@
 #include <cctype>
 #include <cmath>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/orthogonalize.h"
 
 namespace steer {

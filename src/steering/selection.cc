@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "models/batch.h"
+#include "steer/batch.h"
 
 namespace steer {
 
@@ -15,30 +15,6 @@ RowFilter::RowFilter(const std::optional<std::vector<int64_t>>& rows) {
     allowed_[r] = 1;
   }
 }
-
-namespace {
-
-// Whether the token at position `pos` (≥ 0) of row b is selected.
-bool selected(const PositionSelector& sel, const BatchState& st, int64_t b, int64_t pos) {
-  using K = PositionSelector::Kind;
-  switch (sel.kind) {
-    case K::kAll:
-      return true;
-    case K::kPrompt:
-      return pos < st.prompt_len[b];
-    case K::kGenerated:
-      return pos >= st.prompt_len[b];
-    case K::kAfterInstruction:
-      return pos >= st.instruction_end[b];
-    case K::kExplicit:
-      for (int64_t i : sel.indices)
-        if (pos == (i < 0 ? st.prompt_len[b] + i : i)) return true;
-      return false;
-  }
-  return false;
-}
-
-}  // namespace
 
 Selection select_tokens(const PositionSelector& positions, const RowFilter& rows, const HookContext& ctx,
                         const at::Tensor& x) {
@@ -53,7 +29,7 @@ Selection select_tokens(const PositionSelector& positions, const RowFilter& rows
     if (!rows.has(st.id(b))) continue;
     for (int64_t t = 0; t < T; ++t) {
       int64_t pos = st.position(b, start + t);
-      if (pos >= 0 && selected(positions, st, b, pos)) {
+      if (pos >= 0 && positions.selects(pos, st.prompt_len[b], st.instruction_end[b])) {
         keep[b * T + t] = 1;
         ++count;
       }

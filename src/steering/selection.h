@@ -12,7 +12,7 @@
 #include <optional>
 #include <vector>
 
-#include "models/hooks.h"
+#include "steer/hooks.h"
 
 namespace steer {
 

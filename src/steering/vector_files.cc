@@ -25,12 +25,12 @@
 #include <cstring>
 #include <sstream>
 
-#include "core/error.h"
-#include "models/config.h"
+#include "steer/error.h"
+#include "steer/config.h"
 #include "steer/gguf.h"
 #include "steer/gguf_writer.h"
 #include "steer/safetensors.h"
-#include "steering/direction_meta.h"
+#include "steer/direction_meta.h"
 
 namespace steer {
 

@@ -3,7 +3,7 @@
 
 #include <queue>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "tokenizer/utf8.h"
 
 namespace steer {

@@ -11,7 +11,7 @@
 
 #include <map>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "tokenizer/utf8.h"
 
 namespace steer {

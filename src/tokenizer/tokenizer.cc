@@ -5,7 +5,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/gguf.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/special_tokens.h"

@@ -1,7 +1,7 @@
 // VocabSpec from GGUF metadata (tokenizer.ggml.*), with llama.cpp's defaults (see vocab.h).
 #include <cstdint>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/gguf.h"
 #include "steer/vocab.h"
 #include "tokenizer/pretokenizer.h"

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/vocab.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/vocab_common.h"

@@ -138,7 +138,7 @@ TEST(InterventionsSmolLM2, AddAfterInstructionMovesExactlyTheTemplateTailAndGene
   Pass steered;
   {
     Steering s;
-    s.add(loaded, coef, PositionSelector::after_instruction());
+    s.add(loaded, coef, {}, PositionSelector::after_instruction());
     auto scope = s.attach(hooks, *m);
     EXPECT_EQ(scope.hook_count(), 1u);
     steered = prefill(*m, prompts, hooks, {SiteKind::kResidPost});

@@ -7,8 +7,8 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/error.h"
-#include "core/model_cache.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
 #include "steer/orthogonalize.h"
 #include "steering_args.h"
 

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "cli.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "prompt_args.h"
 #include "steer/capture.h"
 
@@ -26,8 +26,9 @@ std::function<int()> setup_capture(CLI::App& sub, const GlobalOptions& global) {
       ->capture_default_str();
   sub.add_option("--layers", o->layers, "Layers: all, 0-29, 3,5,7")->capture_default_str();
   sub.add_option("--positions", o->positions,
-                 "Positions: indices like -5,-4,-3,-2,-1 or -5..-1 (negative count back from the prompt's end), "
-                 "prompt-mean or after-instruction-mean")
+                 "Positions read, as `steer generate --positions` names them: indices like -5,-4,-3,-2,-1 or -5..-1 "
+                 "(negative count back from the prompt's end; one row each), or prompt / after-instruction (averaged "
+                 "per prompt; also spelled prompt-mean, after-instruction-mean)")
       ->capture_default_str();
   sub.add_flag("--per-example", o->per_example, "Also save every prompt's activations (float32)");
   sub.add_option("--batch-size", o->batch_size, "Prompts per forward pass")->capture_default_str();

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/capture.h"
 #include "steer/directions.h"
 

@@ -6,34 +6,19 @@
 // paper's pruning keeps), short completions, and the labelled KL ≤ 1 fallback when every
 // candidate fails the paper's filters (they all do on this model; docs/results.md). It says all
 // this on stdout and in the report. The full protocol is `steer refusal MODEL`.
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "cli.h"
-#include "core/model_cache.h"
+#include "steer/model_cache.h"
 #include "refusal_args.h"
 #include "steer/capture.h"
 #include "steer/refusal.h"
-#include "steer/report.h"
 
 namespace steer::cli {
 namespace {
 
 constexpr const char* kDemoModelName = "qwen2.5-coder-0.5b";
-
-// Puts a paragraph right under the report's title; the pipeline wrote the rest.
-void add_report_note(const std::string& path, const std::string& note) {
-  std::ifstream in(path);
-  if (!in) return;  // no evaluation, no report
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string html = ss.str();
-  size_t at = html.find("</h1>\n");
-  if (at == std::string::npos) return;
-  html.insert(at + 6, "<p><b>steer demo, demo size.</b> " + html_escape(note) + "</p>\n");
-  write_text_file_atomic(path, html);
-}
 
 }  // namespace
 
@@ -87,11 +72,11 @@ std::function<int()> setup_demo(CLI::App& sub, const GlobalOptions& global) {
          << "if every candidate fails the paper's filters, "
          << "the lowest bypass with KL ≤ 1 is shown, labelled as a fallback. The full protocol: steer refusal "
          << o->model << ".";
+    opt.note = "steer demo, demo size: " + size.str();
     std::cout << "model: " << model->path() << "\n  " << model->config().describe() << "\n  dtype "
               << dtype_name(model->dtype()) << "\n"
               << "refusal direction (Arditi et al. 2024), demo size: " << size.str() << "\n\n";
     int rc = run_refusal_and_report(*model, opt, o->output);
-    add_report_note(o->output + "/report.html", size.str());
     std::cout << "\ndemo size (" << o->n_test << " test prompts per side at most: read the rates with their n); "
               << "open " << o->output << "/report.html for the plots and example completions; "
               << "the paper's full protocol: steer refusal " << o->model << "\n";

@@ -5,11 +5,10 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/error.h"
-#include "pipelines/refusal_report.h"
+#include "steer/error.h"
 #include "prompt_args.h"
 #include "refusal_args.h"
-#include "core/model_cache.h"
+#include "steer/model_cache.h"
 #include "steer/directions.h"
 #include "steer/metrics.h"
 #include "steer/refusal.h"

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "prompt_args.h"
 #include "steer/extract.h"
 
@@ -49,8 +49,9 @@ std::function<int()> setup_extract(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--site", o->site, "Hook site (default: resid_pre; caa: resid_post)");
   sub.add_option("--layers", o->layers, "Layers: all, 0-29, 3,5,7")->capture_default_str();
   sub.add_option("--positions", o->positions,
-                 "Positions read (default -1; caa: -2, the answer letter); several are averaged; or prompt-mean, "
-                 "after-instruction-mean");
+                 "Positions read (default -1; caa: -2, the answer letter), as `steer generate --positions` names "
+                 "them; several are averaged; or prompt / after-instruction (also spelled prompt-mean, "
+                 "after-instruction-mean)");
   sub.add_option("--normalize", o->normalize, "none or unit (each layer's vector to norm 1)")->capture_default_str();
   sub.add_option("--batch-size", o->batch_size, "Prompts per forward pass")->capture_default_str();
   sub.add_option("--system", o->system, "System message for the chat template");

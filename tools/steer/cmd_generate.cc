@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "steering_args.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/interventions.h"
 #include "steer/generate.h"
 #include "steer/tokenizer.h"

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "core/error.h"
-#include "core/model_cache.h"
-#include "core/sites.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
+#include "steer/sites.h"
 #include "steer/chat_template.h"
 #include "steer/gguf.h"
 #include "steer/tokenizer.h"

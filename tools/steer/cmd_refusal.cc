@@ -5,9 +5,8 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/error.h"
-#include "pipelines/refusal_report.h"
-#include "core/model_cache.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
 #include "prompt_args.h"
 #include "refusal_args.h"
 #include "steer/refusal.h"
@@ -36,19 +35,18 @@ int run_refusal_and_report(const Model& model, const RefusalPipelineOptions& opt
 }
 
 std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
+  // The options bind straight to the library's RefusalPipelineOptions: its defaults are the
+  // CLI's (shown by capture_default_str), written in one place (steer/refusal.h).
   struct Opts {
     std::string model = kDefaultModelName, harmful, harmless, harmful_test, harmless_test, output = "runs/refusal",
                 chat_template, score_layers;
-    size_t n_train = 128, n_val = 32, n_test = 32;
-    uint64_t seed = 42;
-    bool no_filter = false, no_eval = false, skip_pruned = false, strict_filter = false;
-    double fallback_kl = 0;
-    int batch_size = 32;
-    double kl_threshold = 0.1, prune = 0.2, induce_threshold = 0.0;
+    RefusalPipelineOptions pipeline;
     RefusalEvalArgs eval;
     PromptFileOptions files;
   };
   auto o = std::make_shared<Opts>();
+  RefusalPipelineOptions& p = o->pipeline;
+  RefusalSelectionOptions& sel = p.selection;
   sub.add_option("model", o->model, "Model: default model name, .gguf or HF directory")->capture_default_str();
   sub.add_option("--harmful", o->harmful, "Harmful prompt pool (default builtin:harmful, the project's own set)");
   sub.add_option("--harmless", o->harmless, "Harmless prompt pool (default builtin:harmless)");
@@ -57,58 +55,48 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
                  "e.g. ../shared/data/refusal_direction/dataset/processed/harmbench_test.json");
   sub.add_option("--harmless-test", o->harmless_test, "Harmless prompts to evaluate on (default: the pool's leftovers)");
   o->files.add_to(sub);
-  sub.add_option("--n-train", o->n_train, "Train prompts per side, before filtering")->capture_default_str();
-  sub.add_option("--n-val", o->n_val, "Val prompts per side, before filtering")->capture_default_str();
-  sub.add_option("--n-test", o->n_test, "Test prompts per side (at most)")->capture_default_str();
-  sub.add_option("--seed", o->seed, "Sampling seed (Python random.seed semantics, as the paper's code)")
+  sub.add_option("--n-train", p.n_train, "Train prompts per side, before filtering")->capture_default_str();
+  sub.add_option("--n-val", p.n_val, "Val prompts per side, before filtering")->capture_default_str();
+  sub.add_option("--n-test", p.n_test, "Test prompts per side (at most)")->capture_default_str();
+  sub.add_option("--seed", p.seed, "Sampling seed (Python random.seed semantics, as the paper's code)")
       ->capture_default_str();
-  sub.add_flag("--no-filter", o->no_filter,
+  sub.add_flag_callback("--no-filter", [o] { o->pipeline.filter = false; },
                "Keep every sampled prompt (default: keep harmful prompts with refusal score > 0, harmless < 0)");
-  sub.add_flag("--strict-filter", o->strict_filter,
-               "Fail when filtering keeps fewer than 8 prompts of a split (default: warn and use them all)");
-  sub.add_option("--fallback-kl", o->fallback_kl,
+  sub.add_flag("--strict-filter", p.strict_filter,
+               "Fail when filtering keeps fewer than " + std::to_string(p.min_kept) +
+                   " prompts of a split (default: warn and use them all)");
+  sub.add_option("--fallback-kl", sel.fallback_max_kl,
                  "If every candidate fails the filters, pick the lowest bypass among unpruned ones with KL ≤ this "
                  "(ignoring induce), labelled as a fallback; 0: no pick, as the paper")
       ->capture_default_str();
-  sub.add_option("--kl-threshold", o->kl_threshold, "Drop candidates whose KL is above this")->capture_default_str();
-  sub.add_option("--prune-layers", o->prune, "Drop candidates in the last fraction of layers")->capture_default_str();
-  sub.add_option("--induce-threshold", o->induce_threshold, "Drop candidates whose induce score is below this")
+  sub.add_option("--kl-threshold", sel.kl_threshold, "Drop candidates whose KL is above this")->capture_default_str();
+  sub.add_option("--prune-layers", sel.prune_layer_fraction, "Drop candidates in the last fraction of layers")
+      ->capture_default_str();
+  sub.add_option("--induce-threshold", sel.induce_threshold, "Drop candidates whose induce score is below this")
       ->capture_default_str();
   sub.add_option("--score-layers", o->score_layers,
                  "Score only these layers' candidates (e.g. 18 or 10-14), to re-check a few after a full run; "
                  "the others are listed as not scored");
-  sub.add_flag("--skip-pruned", o->skip_pruned, "Do not score the layers pruned anyway (faster; plots lack them)");
-  sub.add_option("--batch-size", o->batch_size, "Prompts per forward pass")->capture_default_str();
-  sub.add_flag("--no-eval", o->no_eval, "Stop after selection");
+  sub.add_flag_callback("--skip-pruned", [o] { o->pipeline.selection.score_pruned_layers = false; },
+               "Do not score the layers pruned anyway (faster; plots lack them)");
+  sub.add_option("--batch-size", p.batch_size, "Prompts per forward pass")->capture_default_str();
+  sub.add_flag_callback("--no-eval", [o] { o->pipeline.evaluate = false; }, "Stop after selection");
   o->eval.add_to(sub);
   sub.add_option("--chat-template", o->chat_template, "A chat template file overriding the model's");
   sub.add_option("-o,--output", o->output, "Run folder")->capture_default_str();
 
   return [o, &global]() {
-    RefusalPipelineOptions opt;
+    RefusalPipelineOptions opt = o->pipeline;
     // Data before the model: a bad file fails fast.
     if (!o->harmful.empty()) opt.harmful = o->files.load(o->harmful, "--harmful");
     if (!o->harmless.empty()) opt.harmless = o->files.load(o->harmless, "--harmless");
     if (!o->harmful_test.empty()) opt.harmful_test = o->files.load(o->harmful_test, "--harmful-test");
     if (!o->harmless_test.empty()) opt.harmless_test = o->files.load(o->harmless_test, "--harmless-test");
-    opt.n_train = o->n_train;
-    opt.n_val = o->n_val;
-    opt.n_test = o->n_test;
-    opt.seed = o->seed;
-    opt.filter = !o->no_filter;
-    opt.strict_filter = o->strict_filter;
-    opt.selection.fallback_max_kl = o->fallback_kl;
-    opt.batch_size = o->batch_size;
     opt.progress = !global.quiet;
-    opt.evaluate = !o->no_eval;
-    opt.selection.kl_threshold = o->kl_threshold;
-    opt.selection.prune_layer_fraction = o->prune;
-    opt.selection.induce_threshold = o->induce_threshold;
-    opt.selection.score_pruned_layers = !o->skip_pruned;
 
     auto model = load_model(o->model, global, o->chat_template);
     if (!o->score_layers.empty())
-      opt.selection.layers = steer::parse_layer_list(o->score_layers, model->config().n_layers);
+      opt.selection.layers = steer::parse_layer_list(o->score_layers, model->config().n_layers, "--score-layers");
     std::unique_ptr<LocalJudge> judge = o->eval.apply(opt.eval, global);
     opt.refusal_tokens = o->eval.refusal_tokens;
     return run_refusal_and_report(*model, opt, o->output);

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "cli.h"
-#include "core/model_cache.h"
+#include "steer/model_cache.h"
 #include "steer/server.h"
 
 namespace steer::cli {

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "core/error.h"
-#include "core/model_cache.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
 #include "steer/chat_template.h"
 #include "steer/gguf.h"
 #include "steer/tokenizer.h"

@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/directions.h"
-#include "steering/direction_meta.h"
+#include "steer/direction_meta.h"
 
 namespace steer::cli {
 

@@ -7,9 +7,9 @@
 #include <iostream>
 
 #include "cli.h"
-#include "core/error.h"
-#include "core/model_cache.h"
-#include "core/progress.h"
+#include "steer/error.h"
+#include "steer/model_cache.h"
+#include "steer/progress.h"
 
 namespace steer::cli {
 

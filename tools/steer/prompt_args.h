@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/prompts.h"
 
 namespace steer::cli {

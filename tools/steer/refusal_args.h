@@ -14,14 +14,14 @@
 namespace steer::cli {
 
 struct RefusalEvalArgs {
-  int max_tokens = 96, eval_batch = 16;
-  bool strip_thinking = false;
+  RefusalEvalOptions options;  // the library's defaults; apply() copies what the options set
   std::string refusal_tokens, judge_model, judge_rubric = "refusal";
 
   void add_to(CLI::App& sub) {
-    sub.add_option("--max-tokens,-n", max_tokens, "New tokens per evaluation completion (greedy)")->capture_default_str();
-    sub.add_option("--eval-batch", eval_batch, "Prompts per generation batch")->capture_default_str();
-    sub.add_flag("--strip-thinking", strip_thinking, "Judge only what follows a <think>…</think> block");
+    sub.add_option("--max-tokens,-n", options.max_new_tokens, "New tokens per evaluation completion (greedy)")
+        ->capture_default_str();
+    sub.add_option("--eval-batch", options.batch_size, "Prompts per generation batch")->capture_default_str();
+    sub.add_flag("--strip-thinking", options.strip_thinking, "Judge only what follows a <think>…</think> block");
     sub.add_option("--refusal-tokens", refusal_tokens,
                    "Refusal first tokens for the refusal score, e.g. \"I,As\" or \"I,#2121\" (default: \"I\", plus "
                    "\"As\" for Qwen, from the tokenizer)");
@@ -32,9 +32,9 @@ struct RefusalEvalArgs {
 
   // Fills the evaluation options; loads the judge (kept alive by the returned pointer).
   std::unique_ptr<LocalJudge> apply(RefusalEvalOptions& o, const GlobalOptions& global) const {
-    o.max_new_tokens = max_tokens;
-    o.batch_size = eval_batch;
-    o.strip_thinking = strip_thinking;
+    o.max_new_tokens = options.max_new_tokens;
+    o.batch_size = options.batch_size;
+    o.strip_thinking = options.strip_thinking;
     std::unique_ptr<LocalJudge> judge;
     if (!judge_model.empty()) {
       JudgeRubric rubric = judge_rubric == "refusal"       ? default_refusal_rubric()

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/chat_template.h"
 #include "steer/gguf.h"
 #include "steer/tokenizer.h"

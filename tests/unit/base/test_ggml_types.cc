@@ -2,7 +2,7 @@
 // the size arithmetic used to bounds-check tensors.
 #include <gtest/gtest.h>
 
-#include "io/ggml_types.h"
+#include "steer/ggml_types.h"
 #include "io_test_util.h"
 
 namespace steer {

@@ -1,8 +1,8 @@
 // Hook-site names: TransformerLens's strings round-trip, bad names give errors that teach.
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "core/sites.h"
+#include "steer/error.h"
+#include "steer/sites.h"
 
 namespace steer {
 

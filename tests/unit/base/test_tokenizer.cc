@@ -9,7 +9,7 @@
 #include <fstream>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/gguf.h"
 #include "steer/gguf_writer.h"
 #include "steer/tokenizer.h"

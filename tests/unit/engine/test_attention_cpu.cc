@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "models/attention_cpu.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/model.h"
 
 namespace steer {

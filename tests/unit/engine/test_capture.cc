@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/capture.h"
 #include "steer/generate.h"
 #include "steer/model.h"
@@ -249,13 +249,39 @@ TEST(Capture, ParseLayersAndPositions) {
   EXPECT_THROW(parse_layer_list("5-3", 30), Error);
   EXPECT_THROW(parse_layer_list("", 30), Error);
 
-  EXPECT_EQ(CapturePositions::parse("-5,-4,-1").indices, std::vector<int64_t>({-5, -4, -1}));
-  EXPECT_EQ(CapturePositions::parse("-5..-1").indices, std::vector<int64_t>({-5, -4, -3, -2, -1}));
-  EXPECT_EQ(CapturePositions::parse("prompt-mean").mode, CapturePositions::Mode::kPromptMean);
+  EXPECT_EQ(CapturePositions::parse("-5,-4,-1").select.indices, std::vector<int64_t>({-5, -4, -1}));
+  EXPECT_EQ(CapturePositions::parse("-5..-1").select.indices, std::vector<int64_t>({-5, -4, -3, -2, -1}));
+  EXPECT_EQ(CapturePositions::parse("-5..-1").reduce, CapturePositions::Reduce::kEach);
+  EXPECT_EQ(CapturePositions::parse("prompt-mean"), CapturePositions::prompt_mean());
   EXPECT_EQ(CapturePositions::parse("after-instruction-mean").to_string(), "after-instruction-mean");
+  // The intervention vocabulary (PositionSelector::parse) reads the same; the old names are aliases.
+  EXPECT_EQ(CapturePositions::parse("prompt"), CapturePositions::prompt_mean());
+  EXPECT_EQ(CapturePositions::parse("all"), CapturePositions::prompt_mean());
+  EXPECT_EQ(CapturePositions::parse("after-instruction"), CapturePositions::after_instruction_mean());
+  EXPECT_EQ(CapturePositions::prompt_mean().to_string(), "prompt-mean");
+  EXPECT_EQ(CapturePositions::parse("-2,-1").select, PositionSelector::parse("-2,-1"));
+  EXPECT_EQ(PositionSelector::parse("-3..-1").indices, std::vector<int64_t>({-3, -2, -1}));
+  std::string gen = error_of([] { CapturePositions::parse("generated"); });
+  EXPECT_NE(gen.find("selects no token"), std::string::npos) << gen;
   EXPECT_THROW(CapturePositions::parse("-1,x"), Error);
   EXPECT_THROW(CapturePositions::parse("-1,-1"), Error);
   EXPECT_THROW(CapturePositions::parse(""), Error);
+}
+
+// The one position rule (PositionSelector::selects / prompt_positions): prompt length 6, the
+// post-instruction tail from position 4 on, one generated token at position 6.
+TEST(Positions, OneRule) {
+  using PS = PositionSelector;
+  EXPECT_EQ(PS::prompt().prompt_positions(6, 4), std::vector<int64_t>({0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(PS::all().prompt_positions(6, 4), PS::prompt().prompt_positions(6, 4));
+  EXPECT_EQ(PS::after_instruction().prompt_positions(6, 4), std::vector<int64_t>({4, 5}));
+  EXPECT_TRUE(PS::generated().prompt_positions(6, 4).empty());
+  EXPECT_EQ(PS::explicit_indices({-1, 0, -6, 9, -7}).prompt_positions(6, 4), std::vector<int64_t>({5, 0, 0}));
+  EXPECT_TRUE(PS::after_instruction().selects(6, 6, 4));  // generated tokens follow the instruction
+  EXPECT_TRUE(PS::generated().selects(6, 6, 4));
+  EXPECT_FALSE(PS::prompt().selects(6, 6, 4));
+  EXPECT_FALSE(PS::explicit_indices({-1}).selects(6, 6, 4));  // −1 is the prompt's last token
+  EXPECT_TRUE(PS::explicit_indices({-1}).selects(5, 6, 4));
 }
 
 }  // namespace

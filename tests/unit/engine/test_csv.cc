@@ -1,7 +1,7 @@
 // The RFC 4180 CSV reader (src/data/csv.h): quoting, line ends, and the errors it must give.
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "data/csv.h"
 
 namespace steer {

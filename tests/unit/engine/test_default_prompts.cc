@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "data/sha256.h"
 #include "data/source_text.h"
 #include "steer/prompts.h"

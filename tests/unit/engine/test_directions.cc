@@ -3,9 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "test_errors.h"
-#include "models/config.h"
+#include "steer/config.h"
 #include "steer/directions.h"
 
 namespace steer {

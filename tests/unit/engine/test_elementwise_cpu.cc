@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "models/elementwise_cpu.h"
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/model.h"
 
 namespace steer {

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/extract.h"
 #include "steer/generate.h"
 #include "steer/model.h"

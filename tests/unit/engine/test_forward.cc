@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/generate.h"
 #include "steer/model.h"
 #include "steer/tokenizer.h"

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/gguf.h"
 #include "steer/model.h"
 #include "steer/tokenizer.h"

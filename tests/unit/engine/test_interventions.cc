@@ -12,7 +12,7 @@
 
 #include <map>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/directions.h"
 #include "steer/generate.h"
 #include "steer/interventions.h"
@@ -229,7 +229,7 @@ TEST(Interventions, AddFromDirectionSetUsesItsSiteAndLayers) {
   meta.site = SiteKind::kResidPre;
   meta.d_model = int(d);
   DirectionSet set(meta, {{1, random_vector(d, 8)}, {3, random_vector(d, 9)}});
-  Intervention iv = make_add(set, -1.5f, PositionSelector::all(), {}, "set.safetensors");
+  Intervention iv = make_add(set, -1.5f, {}, PositionSelector::all(), "set.safetensors");
   EXPECT_EQ(iv.site, SiteKind::kResidPre);
   ASSERT_EQ(iv.vectors.size(), 2u);
   EXPECT_NE(iv.describe().find("hook_resid_pre of layers 1,3"), std::string::npos) << iv.describe();
@@ -240,7 +240,7 @@ TEST(Interventions, AddFromDirectionSetUsesItsSiteAndLayers) {
   Pass steered;
   {
     Steering s;
-    s.then(make_add(set, -1.5f, PositionSelector::all(), {3}));  // a subset: layer 3 only
+    s.then(make_add(set, -1.5f, {3}, PositionSelector::all()));  // a subset: layer 3 only
     auto scope = s.attach(hooks, *m);
     EXPECT_EQ(scope.hook_count(), 1u);
     steered = run(*m, b, hooks, {SiteKind::kResidPre});
@@ -252,10 +252,10 @@ TEST(Interventions, AddFromDirectionSetUsesItsSiteAndLayers) {
   at::Tensor expect = (-1.5f * set.at_layer(3)).expand_as(delta);
   at::Tensor r3 = real.unsqueeze(-1).expand_as(delta);
   EXPECT_LE((delta - expect).masked_select(r3).abs().max().item<double>(), 1e-5);
-  EXPECT_THROW(make_add(set, 1.f, PositionSelector::all(), {2}), Error);  // the set has no layer 2
+  EXPECT_THROW(make_add(set, 1.f, {2}, PositionSelector::all()), Error);  // the set has no layer 2
   // A single-vector set serves any layer.
   DirectionSet one = set.only_layers({3});
-  Intervention moved = make_add(one, 1.f, PositionSelector::all(), {0, 4}, "one.gguf");
+  Intervention moved = make_add(one, 1.f, {0, 4}, PositionSelector::all(), "one.gguf");
   ASSERT_EQ(moved.vectors.size(), 2u);
   EXPECT_TRUE(at::equal(moved.vectors.at(0), set.at_layer(3)));
   EXPECT_TRUE(at::equal(moved.vectors.at(4), set.at_layer(3)));
@@ -303,7 +303,7 @@ TEST(Interventions, ClampSetsTheProjection) {
   at::Tensor r = random_vector(m->config().d_model, 11, 0.3);
   Pass base = run(*m, b, hooks, {SiteKind::kResidMid});
   Steering s;
-  s.clamp(r, value, {layer}, SiteKind::kResidMid, PositionSelector::parse("-3,-2,-1"));
+  s.clamp(r, value, {layer}, PositionSelector::parse("-3,-2,-1"), SiteKind::kResidMid);
   auto scope = s.attach(hooks, *m);
   Pass clamped = run(*m, b, hooks, {SiteKind::kResidMid});
   at::Tensor x = clamped.acts[{SiteKind::kResidMid, layer}], x0 = base.acts[{SiteKind::kResidMid, layer}];
@@ -485,7 +485,7 @@ TEST(Interventions, ClearErrors) {
   meta.kind = "ablation";
   meta.d_model = int(d);
   DirectionSet abl(meta, {{2, random_vector(d, 22)}});
-  std::string e1 = message([&] { make_add(abl, 1.f, PositionSelector::all(), {}, "refusal.gguf"); });
+  std::string e1 = message([&] { make_add(abl, 1.f, {}, PositionSelector::all(), "refusal.gguf"); });
   EXPECT_NE(e1.find("refusal.gguf"), std::string::npos) << e1;
   EXPECT_NE(e1.find("ablation"), std::string::npos) << e1;
 

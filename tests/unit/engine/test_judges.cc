@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/judges.h"
 #include "steer/model.h"
 #include "test_errors.h"

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/generate.h"
 #include "steer/metrics.h"
 #include "steer/model.h"

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/metrics.h"
 #include "steer/model.h"
 #include "steer/tokenizer.h"

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/prompts.h"
 
 namespace steer {

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "data/sha256.h"
 #include "data/source_text.h"
 #include "steer/prompts.h"

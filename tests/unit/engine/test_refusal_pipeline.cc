@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "generate/prompt_batches.h"
 #include "steer/capture.h"
 #include "steer/directions.h"

@@ -1,4 +1,4 @@
-// The report layer (steer/report.h): SVG charts are well-formed XML with their names and
+// The report layer (report/report.h): SVG charts are well-formed XML with their names and
 // labels, non-finite values make gaps and never "nan"/"inf" text, ticks are 1-2-5 values that
 // cover the range, CSV round-trips through the project's own reader, HTML escapes its text.
 #include <gtest/gtest.h>
@@ -10,9 +10,9 @@
 #include <regex>
 #include <sstream>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "data/csv.h"
-#include "steer/report.h"
+#include "report/report.h"
 #include "test_errors.h"
 
 namespace steer {

@@ -12,7 +12,7 @@
 #include <map>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/generate.h"
 #include "steer/interventions.h"
 #include "steer/runner.h"

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/prompts.h"
 #include "test_paths.h"
 

@@ -168,13 +168,13 @@ TEST(Server, SteeredResponsesEqualTheLibraryAndConcurrentRequestsKeepTheirOwn) {
   cases.push_back({nullptr, Steering()});
   for (float c : {-6.f, 6.f}) {
     Steering s;
-    s.add(push, c, PositionSelector::after_instruction(), {1, 2, 3});
+    s.add(push, c, {1, 2, 3}, PositionSelector::after_instruction());
     json add = {{"vector", "push"}, {"coefficient", c}, {"layers", "1-3"}};
     cases.push_back({json{{"add", json::array({add})}}, s});
   }
   {
     Steering s;
-    s.add(push, 4.f, PositionSelector::generated(), {2});
+    s.add(push, 4.f, {2}, PositionSelector::generated());
     json add = {{"vector", "push"}, {"coefficient", 4}, {"layers", json::array({2})}, {"positions", "generated"}};
     cases.push_back({json{{"add", json::array({add})}}, s});
   }

@@ -5,7 +5,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "steer/capture.h"
 #include "steer/generate.h"
 #include "steer/interventions.h"

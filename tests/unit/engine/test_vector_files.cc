@@ -12,7 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "steer/error.h"
 #include "test_errors.h"
 #include "io/mmap_file.h"
 #include "steer/capture.h"
@@ -20,7 +20,7 @@
 #include "steer/gguf.h"
 #include "steer/gguf_writer.h"
 #include "steer/safetensors.h"
-#include "steering/direction_meta.h"
+#include "steer/direction_meta.h"
 #include "test_paths.h"
 
 namespace steer {

@@ -1,4 +1,4 @@
-// Hooks: functions attached at named sites (core/sites.h) that read or change activations
+// Hooks: functions attached at named sites (steer/sites.h) that read or change activations
 // during a forward pass. A forward asks `hooks->active(kind, layer)` at each site — one flag
 // test — and only then builds a context and calls the hook functions in the order added.
 //
@@ -11,16 +11,19 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
-#include "core/sites.h"
+#include "steer/sites.h"
 
 namespace steer {
 
 struct BatchState;
 
 // Which token positions an intervention or capture touches. Positions count within each
-// row's own sequence (padding excluded): 0 is the first prompt token.
+// row's own sequence (padding excluded): 0 is the first prompt token. The one vocabulary for
+// positions: interventions (steer/interventions.h) apply at them, a capture (steer/capture.h)
+// reads them, and `--positions` takes the same text in every verb (parse).
 struct PositionSelector {
   enum class Kind {
     kAll,               // every real token: prompt and generated
@@ -37,7 +40,19 @@ struct PositionSelector {
   static PositionSelector generated() { return {Kind::kGenerated, {}}; }
   static PositionSelector after_instruction() { return {Kind::kAfterInstruction, {}}; }
   static PositionSelector explicit_indices(std::vector<int64_t> idx) { return {Kind::kExplicit, std::move(idx)}; }
-  static PositionSelector parse(const std::string& text);  // "all", "prompt", "generated", "after-instruction", "-5,-4,-1"
+  // "all", "prompt", "generated", "after-instruction", or indices "-5,-4,-1" / a range "-5..-1"
+  // (inclusive). steer::Error naming the text otherwise.
+  static PositionSelector parse(const std::string& text);
+  std::string to_string() const;  // the form parse() reads
+
+  // The rule, written once (interventions, HookContext::mask and capture all ask it): whether
+  // position `pos` (≥ 0) of a row is selected, given the row's prompt length and where its
+  // post-instruction tail starts. Explicit indices < 0 count back from the prompt's end.
+  bool selects(int64_t pos, int64_t prompt_len, int64_t instruction_end) const;
+  // The prompt positions (0 ≤ p < prompt_len) it selects in such a row: ascending, or for
+  // kExplicit in the listed order (indices outside the prompt are left out).
+  std::vector<int64_t> prompt_positions(int64_t prompt_len, int64_t instruction_end) const;
+  bool operator==(const PositionSelector& o) const { return kind == o.kind && indices == o.indices; }
 };
 
 // What a hook knows about the forward it runs in.

@@ -50,4 +50,11 @@ std::string site_kind_name(SiteKind kind);
 // All site names of a model with n_layers blocks, in forward order.
 std::vector<std::string> all_site_names(int n_layers);
 
+// A list of 0-based layers: "all", "0-29", "3,5,7", "0-5,10"; sorted, without duplicates.
+// n_layers > 0 bounds the layers ("all" is 0..n_layers−1); n_layers ≤ 0 when the model is not
+// known yet (a steering spec read before the model loads): no "all", no upper bound. steer::Error
+// naming the text (prefixed by `what`, e.g. "--add", when given) and, when known, the model's
+// layer count, when the text is malformed or a layer is out of range.
+std::vector<int> parse_layer_list(const std::string& text, int n_layers, const std::string& what = "");
+
 }  // namespace steer
