@@ -190,7 +190,17 @@ $("go").addEventListener("click", async () => {
     go.disabled = false;
   }
 });
-loadVectors();
+// A link can carry the prompt and start the run: /?prompt=...&coefficient=6&run=1
+const params = new URLSearchParams(location.search);
+if (params.get("prompt")) $("prompt").value = params.get("prompt");
+loadVectors().then(() => {
+  if (params.get("coefficient"))
+    for (const s of document.querySelectorAll(".slider")) {
+      s.value = params.get("coefficient");
+      s.dispatchEvent(new Event("input"));
+    }
+  if (params.get("run") === "1") $("go").click();
+});
 </script>
 </body>
 </html>

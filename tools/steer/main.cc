@@ -15,8 +15,10 @@ namespace steer::cli {
 
 static const std::vector<Verb>& verbs() {
   static const std::vector<Verb> table = {
-      {"demo", "The main job: the refusal-direction pipeline on the default model at demo size, into runs/demo",
-       "steer demo\n  steer demo --model qwen2.5-coder-0.5b --n-val 32 -o runs/demo-qwen", setup_demo},
+      {"demo", "The main job: the refusal direction (Arditi et al.) found, ablated and added on Qwen2.5-Coder-0.5B "
+               "at demo size, into runs/demo",
+       "steer demo\n  steer demo --score-layers all --n-test 48 -o runs/demo-full\n"
+       "  steer demo --model smollm2-135m -o runs/demo-smollm2", setup_demo},
       {"inspect", "Show a model's architecture, sizes, tensor types, tokenizer, template and hook sites",
        "steer inspect smollm2-135m\n  steer inspect ~/.cache/steer/models/gemma3-270m.gguf --sites", setup_inspect},
       {"tokenize", "Tokenize text (verbatim, no BOS unless asked) with a model's or vocab-only GGUF's tokenizer",
