@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config git unzip python3 python3-pip
           libtorch-dev libopenblas0-pthread libpcre2-dev nlohmann-json3-dev libcli11-dev
-          libcpp-httplib-dev libgtest-dev googletest libbenchmark-dev)
+          libcpp-httplib-dev libgtest-dev googletest libbenchmark-dev curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
