@@ -80,6 +80,17 @@ class Runner {
   // length (stable) when sort_by_length, else in the order given.
   std::vector<std::vector<int64_t>> plan(const std::vector<EncodedPrompt>& prompts) const;
 
+  // The leading tokens prompts[rows] share that may run once for them (≥ 4 tokens, before every
+  // row's instruction start, out of its last keep_last tokens, at most max_prefix long; none when
+  // sharing is off), with what the prefix pass tells hooks: the shortest prompt length and the
+  // earliest instruction end among the rows.
+  struct PrefixPlan {
+    std::vector<int32_t> ids;  // empty: nothing to share
+    int64_t shortest = 0, first_instruction = 0;
+  };
+  PrefixPlan plan_prefix(const std::vector<EncodedPrompt>& prompts, const std::vector<int64_t>& rows,
+                         int64_t keep_last = 1, int64_t max_prefix = std::numeric_limits<int64_t>::max()) const;
+
   // Lays prompts[rows] out as one batch (left-padded, state.row_id = rows). When sharing is on
   // and they share a prefix of ≥ 4 tokens (kept before every row's instruction start, out of
   // its last keep_last tokens, at most max_prefix long), that prefix runs here, once, as one row

@@ -14,16 +14,12 @@ PromptBatches::PromptBatches(const Model& model, std::vector<EncodedPrompt> prom
     : runner_(model, {batch_size, /*sort_by_length=*/true, share_prefix}), prompts_(std::move(prompts)) {
   if (prompts_.empty()) fail("prompt batches: no prompts");
   batches_ = runner_.plan(prompts_);
-  std::vector<std::vector<int32_t>> ids;
-  std::vector<int64_t> starts;
-  for (const auto& p : prompts_) {
-    ids.push_back(p.ids);
-    starts.push_back(p.instruction_end);
-  }
-  shortest_ = ids[batches_[0][0]].size();
-  first_instruction_ = *std::min_element(starts.begin(), starts.end());
-  int64_t n = share_prefix ? shared_prefix_length(ids, starts, 1) : 0;
-  prefix_.assign(ids[0].begin(), ids[0].begin() + n);
+  std::vector<int64_t> all(prompts_.size());
+  std::iota(all.begin(), all.end(), 0);
+  Runner::PrefixPlan plan = runner_.plan_prefix(prompts_, all);
+  prefix_ = std::move(plan.ids);
+  shortest_ = plan.shortest;
+  first_instruction_ = plan.first_instruction;
 }
 
 int64_t PromptBatches::tokens_per_call() const {

@@ -62,38 +62,46 @@ PrefixRun Runner::run_prefix(std::vector<int32_t> ids, int64_t prompt_len, int64
   return out;
 }
 
-PromptBatch Runner::prepare(const std::vector<EncodedPrompt>& prompts, const std::vector<int64_t>& rows,
-                            const PrepareArgs& args) const {
+Runner::PrefixPlan Runner::plan_prefix(const std::vector<EncodedPrompt>& prompts, const std::vector<int64_t>& rows,
+                                       int64_t keep_last, int64_t max_prefix) const {
+  PrefixPlan plan;
+  if (!options_.share_prefix) return plan;
   std::vector<std::vector<int32_t>> ids;
   std::vector<int64_t> starts;
   gather_rows(prompts, rows, ids, starts);
-  int64_t prefix = 0;
-  const bool per_row = args.prefix_hooks && args.prefix_hooks->has_per_row_hooks();
-  if (options_.share_prefix && args.share_prefix && !per_row) {
-    prefix = std::min(shared_prefix_length(ids, starts, args.keep_last), args.max_prefix);
-    if (prefix < 4) prefix = 0;
+  int64_t n = std::min(shared_prefix_length(ids, starts, keep_last), max_prefix);
+  if (n < 4) return plan;
+  plan.ids.assign(ids[0].begin(), ids[0].begin() + n);
+  plan.shortest = int64_t(ids[0].size());
+  plan.first_instruction = starts[0];
+  for (size_t b = 0; b < ids.size(); ++b) {
+    plan.shortest = std::min<int64_t>(plan.shortest, ids[b].size());
+    plan.first_instruction = std::min(plan.first_instruction, starts[b]);
   }
-  PromptBatch out;
-  out.rows = rows;
-  if (prefix > 0) {
-    int64_t shortest = ids[0].size(), first_instruction = starts[0];
-    for (size_t b = 0; b < ids.size(); ++b) {
-      shortest = std::min<int64_t>(shortest, ids[b].size());
-      first_instruction = std::min(first_instruction, starts[b]);
-    }
-    ForwardArgs fa;
-    fa.hooks = args.prefix_hooks;
-    fa.stop_after = args.stop_after;
-    PrefixRun head = run_prefix(std::vector<int32_t>(ids[0].begin(), ids[0].begin() + prefix), shortest,
-                                first_instruction, fa);
-    out.tokens = make_batch_after_prefix(head.state, head.ids, ids, model_.pad_id(), out.state, starts,
-                                         std::max<int64_t>(args.cache_slots, 0));
-  } else {
+  return plan;
+}
+
+PromptBatch Runner::prepare(const std::vector<EncodedPrompt>& prompts, const std::vector<int64_t>& rows,
+                            const PrepareArgs& args) const {
+  const bool per_row = args.prefix_hooks && args.prefix_hooks->has_per_row_hooks();
+  PrefixPlan plan;
+  if (args.share_prefix && !per_row) plan = plan_prefix(prompts, rows, args.keep_last, args.max_prefix);
+  if (plan.ids.empty()) {
+    std::vector<std::vector<int32_t>> ids;
+    std::vector<int64_t> starts;
+    gather_rows(prompts, rows, ids, starts);
+    PromptBatch out;
+    out.rows = rows;
     out.tokens = make_batch(ids, model_.pad_id(), out.state, starts);
     if (args.cache_slots >= 0) model_.allocate_cache(out.state, out.tokens.size(1) + args.cache_slots);
+    out.state.row_id = rows;
+    return out;
   }
-  out.state.row_id = rows;
-  return out;
+  ForwardArgs fa;
+  fa.hooks = args.prefix_hooks;
+  fa.stop_after = args.stop_after;
+  PrefixRun head = run_prefix(std::move(plan.ids), plan.shortest, plan.first_instruction, fa);
+  return prepare_after(head, prompts, rows, std::max<int64_t>(args.cache_slots, 0));
 }
 
 PromptBatch Runner::prepare_after(const PrefixRun& prefix, const std::vector<EncodedPrompt>& prompts,

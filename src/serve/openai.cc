@@ -104,7 +104,13 @@ Steering parse_steering(const json& steering, const Model& model, const VectorRe
       const json& name = item.is_object() && item.contains("vector") ? item["vector"] : item;
       DirectionSet set = vector_named(name, item.is_object() ? p + ".vector" : p, vectors);
       int layer = -1;
-      if (item.is_object() && field(item, "layer")) layer = int(integer(item["layer"], p + ".layer"));
+      if (item.is_object() && field(item, "layer")) {
+        const int64_t l = integer(item["layer"], p + ".layer");
+        if (l < 0 || l >= n_layers)
+          bad(p + ".layer", p + ".layer " + std::to_string(l) + " is out of range: the model has " +
+                                std::to_string(n_layers) + " layers");
+        layer = int(l);
+      }
       if (layer < 0 && set.vectors().size() != 1)
         bad(p, p + ": the vector holds " + std::to_string(set.vectors().size()) +
                    " layers; say which one to ablate: {\"vector\": NAME, \"layer\": L}");
@@ -220,7 +226,11 @@ CompletionRequest parse_completion_request(const std::string& body, bool chat, c
     if (!(v > 0 && v <= 1)) bad("top_p", "top_p must be in (0, 1], got " + std::to_string(v));
     r.sampling.top_p = float(v);
   }
-  if (const json* s = field(j, "seed")) r.sampling.seed = uint64_t(integer(*s, "seed"));
+  if (const json* s = field(j, "seed")) {
+    const int64_t seed = integer(*s, "seed");
+    if (seed < 0) bad("seed", "seed must be ≥ 0, got " + std::to_string(seed));
+    r.sampling.seed = uint64_t(seed);
+  }
   if (const json* s = field(j, "stop")) {
     if (s->is_string()) r.stop = {s->get<std::string>()};
     else if (s->is_array() && s->size() <= 4) {

@@ -147,8 +147,15 @@ void Scheduler::admit(std::vector<std::shared_ptr<Job>> joiners) {
     }
     auto row = std::make_unique<Row>(job);
     if (!job->steering.empty()) {
-      Steering mine = job->steering;
-      row->scope = mine.for_rows({job->id}).attach(hooks_, *model_);
+      try {  // checked when the request was parsed; a failure here still must not end the loop
+        Steering mine = job->steering;
+        row->scope = mine.for_rows({job->id}).attach(hooks_, *model_);
+      } catch (const std::exception& e) {
+        row->out.finish_reason = "error";
+        row->out.error = e.what();
+        job->finish(std::move(row->out));
+        continue;
+      }
     }
     prompts.push_back(job->prompt);
     ids.push_back(job->id);

@@ -239,6 +239,7 @@ TEST(Server, MalformedRequestsGet400NamingTheFieldAndTheServerKeepsServing) {
       {with("temperature", "hot").dump(), "temperature"},
       {with("top_p", 0).dump(), "top_p"},
       {with("n", 3).dump(), "n"},
+      {with("seed", -1).dump(), "seed"},
       {with("stop", {1, 2}).dump(), "stop"},
       {with("stream", "yes").dump(), "stream"},
       {with("steering", "push").dump(), "steering"},
@@ -254,6 +255,7 @@ TEST(Server, MalformedRequestsGet400NamingTheFieldAndTheServerKeepsServing) {
       {steer_with({{"vector", "push"}, {"positions", "middle"}}).dump(), "steering.add[0].positions"},
       {steer_with({{"vector", "push"}, {"colour", "red"}}).dump(), "steering.add[0].colour"},
       {with("steering", {{"ablate", {"push"}}}).dump(), "steering.ablate[0]"},
+      {with("steering", {{"ablate", json::array({{{"vector", "push"}, {"layer", -1}}})}}).dump(), "steering.ablate[0].layer"},
       {with("messages", {{{"role", "user"}, {"content", std::string(20000, 'a')}}}).dump(), "messages"},
   };
   for (const Bad& b : table) {
