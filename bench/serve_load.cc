@@ -153,6 +153,10 @@ json run_level(const Options& o, const std::vector<Kind>& ks, const std::vector<
         if (!a.ok) {
           ++errors;
           ++error_kinds[a.error];
+          // When and after how long: a failure at a round number of seconds points at a timeout.
+          std::fprintf(stderr, "serve_load: request failed at t=%.1f s after %.2f s (ttft %.2f s): %s\n",
+                       std::chrono::duration<double>(Clock::now() - t0).count(), a.latency_s, a.ttft_s,
+                       a.error.c_str());
           continue;
         }
         ++ok;

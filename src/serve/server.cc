@@ -4,6 +4,10 @@
 // touches the model.
 #include "steer/server.h"
 
+// httplib's accept queue is 5 connections by default; with dozens of clients reconnecting per
+// request on a saturated CPU a full queue drops handshakes (the client then sees its request
+// go unanswered), so the queue is as deep as the kernel allows.
+#define CPPHTTPLIB_LISTEN_BACKLOG 4096
 #include <httplib.h>
 
 #include <atomic>
