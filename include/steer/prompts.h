@@ -131,7 +131,9 @@ FileFormat parse_file_format(const std::string& name, const std::string& option 
 // Loads a CAA A/B file: a JSON list (or JSONL) of {question, answer_matching_behavior,
 // answer_not_matching_behavior}. Answers must be "(X)" with X a capital letter (blanks around
 // them are removed, as CAA's raw/ files have " (A)"), must differ, and must both occur in the
-// question. Throws steer::Error otherwise, or when the file has no item.
+// question. CAA's MMLU / TruthfulQA files ({prompt, correct, incorrect}, extra fields ignored)
+// load the same way, the correct answer as the matching one. Throws steer::Error otherwise, or
+// when the file has no item.
 ABSet load_ab_set(const std::string& path);
 ABSet parse_ab_set(const std::string& bytes, const std::string& source);
 

@@ -47,16 +47,22 @@ ABItem read_item(const json& item, const std::string& source, const std::string&
          "an A/B file is a list of {question, answer_matching_behavior, "
          "answer_not_matching_behavior}");
   }
+  // CAA's MMLU and TruthfulQA files name the same three fields prompt / correct / incorrect;
+  // the "behaviour" they measure is answering correctly.
+  const bool capability = !item.contains(kQuestion) && item.contains("prompt") && item.contains("correct");
+  const char* question_field = capability ? "prompt" : kQuestion;
+  const char* matching_field = capability ? "correct" : kMatching;
+  const char* not_matching_field = capability ? "incorrect" : kNotMatching;
   ABItem ab;
-  ab.question = string_field(item, kQuestion, source, where);
-  ab.answer_matching = trim(string_field(item, kMatching, source, where));
-  ab.answer_not_matching = trim(string_field(item, kNotMatching, source, where));
+  ab.question = string_field(item, question_field, source, where);
+  ab.answer_matching = trim(string_field(item, matching_field, source, where));
+  ab.answer_not_matching = trim(string_field(item, not_matching_field, source, where));
   if (trim(ab.question).empty()) {
-    fail(source + ": " + where + ": field 'question' is empty", "fill in the question");
+    fail(source + ": " + where + ": field '" + question_field + "' is empty", "fill in the question");
   }
   for (const auto& [field, answer] :
-       {std::pair<const char*, const std::string&>{kMatching, ab.answer_matching},
-        {kNotMatching, ab.answer_not_matching}}) {
+       {std::pair<const char*, const std::string&>{matching_field, ab.answer_matching},
+        {not_matching_field, ab.answer_not_matching}}) {
     bool ok = answer.size() == 3 && answer[0] == '(' && answer[2] == ')' &&
               std::isupper(static_cast<unsigned char>(answer[1]));
     if (!ok) {

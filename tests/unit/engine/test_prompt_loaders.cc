@@ -261,6 +261,25 @@ TEST(AbLoader, CaaGenerateAndTestSets) {
   EXPECT_TRUE(raw.items[0].answer_matching == "(A)" || raw.items[0].answer_matching == "(B)");
 }
 
+TEST(AbLoader, CaaCapabilitySetsLoadWithCorrectAsMatching) {
+  // CAA's MMLU / TruthfulQA A/B files name their fields prompt / correct / incorrect.
+  ABSet mmlu = load_ab_set(caa("test/mmlu/mmlu.json"));
+  EXPECT_EQ(mmlu.size(), 570u);
+  EXPECT_EQ(mmlu.items[0].answer_matching, "(A)");
+  EXPECT_EQ(mmlu.items[0].question.rfind("Statement 1 | A factor group", 0), 0u);
+  ABSet tqa = load_ab_set(caa("test/truthfulqa/truthful_qa.json"));
+  EXPECT_EQ(tqa.size(), 817u);
+  EXPECT_EQ(tqa.items[0].answer_matching, "(B)");
+  EXPECT_EQ(tqa.items[0].answer_not_matching, "(A)");
+  // A capability item with a bad answer is an error naming the field CAA's file uses.
+  try {
+    parse_ab_set(R"j([{"prompt": "Q?\n(A) x\n(B) y", "correct": "A", "incorrect": "(B)"}])j", "cap.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cap.json: item 1: field 'correct'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(StereoSet, EditBiasIntrasentenceDev) {
   const std::string dir = test::shared_data() + "/stereoset/editbias-intrasentence-dev/";
   struct Case {
