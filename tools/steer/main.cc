@@ -69,6 +69,17 @@ static const std::vector<Verb>& verbs() {
        "  steer eval-refusal qwen2.5-coder-0.5b -d runs/qwen/direction.safetensors --harmful "
        "../shared/data/refusal_direction/dataset/processed/harmbench_test.json --n 64 -o runs/qwen/harmbench",
        setup_eval_refusal},
+      {"caa", "Contrastive Activation Addition (Rimsky et al.): A/B vectors per layer, layer x multiplier sweeps "
+              "of p(matching answer), few-shot baselines, MMLU/TruthfulQA guard, open-ended answers, into a run folder",
+       "steer caa smollm2-135m --behavior sycophancy -o runs/caa-sycophancy\n"
+       "  steer caa qwen2.5-coder-0.5b --behavior refusal --data ../shared/data/caa/datasets --max-train 300\n"
+       "  steer caa smollm2-135m --train my_ab.json --test my_ab_test.json --layers 8-20 --multipliers=-1:1:0.5",
+       setup_caa},
+      {"bias", "Bias steering (Lu & Rimsky): StereoSet bias vectors per domain, bias score under steering, "
+               "domain cosines, bias vs refusal, into a run folder",
+       "steer bias smollm2-135m -o runs/bias\n"
+       "  steer bias qwen2.5-coder-0.5b --domains gender,religion --refusal runs/qwen/direction.safetensors -o runs/bias-qwen",
+       setup_bias},
       {"serve", "Serve a model over an OpenAI-compatible HTTP API with per-request steering and a playground page",
        "steer serve smollm2-135m --vectors vectors --port 8080\n"
        "  curl http://127.0.0.1:8080/v1/chat/completions -d '{\"messages\": [{\"role\": \"user\", \"content\": "

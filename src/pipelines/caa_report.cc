@@ -1,0 +1,212 @@
+// The CAA run folder (contract in include/steer/caa.h): the summary scripts read, the vectors in
+// both formats, CSV tables, the paper's two sweep plots and the analyses, and one HTML page.
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "pipelines/refusal_report.h"
+#include "report/report.h"
+#include "steer/caa.h"
+#include "steer/error.h"
+
+namespace steer {
+namespace {
+
+std::string num(double v, const char* f = "%.4f") {
+  if (!std::isfinite(v)) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// Mean p(matching) of sweep setting s over its questions.
+double mean_p(const ChoiceSweep& sweep, size_t s, const std::vector<char>& matching_letter) {
+  double t = 0;
+  for (size_t q = 0; q < matching_letter.size(); ++q) t += sweep.p(s, q, matching_letter[q]);
+  return t / double(matching_letter.size());
+}
+
+nlohmann::json score_json(const CaaScore& s) {
+  return {{"condition", s.condition}, {"multiplier", s.multiplier}, {"p", s.p.mean}, {"ci95", {s.p.lo, s.p.hi}},
+          {"accuracy", s.accuracy}, {"delta", s.delta.mean}, {"delta_ci95", {s.delta.lo, s.delta.hi}}};
+}
+
+std::vector<std::string> score_row(const CaaScore& s) {
+  return {s.condition, num(s.multiplier, "%g"), num(s.p.mean), num(s.p.lo), num(s.p.hi), num(s.accuracy, "%.3f"),
+          num(s.delta.mean), num(s.delta.lo), num(s.delta.hi)};
+}
+
+const std::vector<std::string> kScoreHeader = {"condition", "multiplier", "p",      "ci95_lo", "ci95_hi",
+                                               "accuracy",  "delta",      "delta_lo", "delta_hi"};
+
+// Scatter points as a line chart: a NaN between points leaves each one isolated (a dot).
+Series scatter(const std::string& name, const std::vector<std::vector<double>>& pts) {
+  Series s{name, {}, {}};
+  for (const auto& p : pts) {
+    s.x.push_back(p[0]);
+    s.y.push_back(p[1]);
+    s.x.push_back(std::numeric_limits<double>::quiet_NaN());
+    s.y.push_back(std::numeric_limits<double>::quiet_NaN());
+  }
+  return s;
+}
+
+}  // namespace
+
+void write_caa_run(const CaaRun& run, const std::string& out_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) fail("caa: cannot create the run folder " + out_dir + ": " + ec.message());
+  const int L = run.best.layer;
+
+  save_directions(run.vectors, out_dir + "/vectors.safetensors");
+  std::vector<int> gguf_layers;
+  for (int l : run.vectors.layers())
+    if (l >= 1) gguf_layers.push_back(l);  // llama.cpp control vectors have no layer 0
+  save_directions(run.vectors.only_layers(gguf_layers), out_dir + "/vectors.gguf");
+
+  nlohmann::json summary;
+  summary["behavior"] = run.behavior;
+  summary["best_layer"] = L;
+  summary["best_layer_effect"] = run.best.effect;
+  summary["best_layer_monotone"] = run.best.monotone;
+  summary["letter_offset"] = run.letter_offset;
+
+  // Layer sweep: mean p(matching) per (layer, multiplier).
+  nlohmann::json ls = nlohmann::json::array();
+  std::vector<std::vector<std::string>> ls_rows;
+  std::map<double, Series> by_m;
+  const std::vector<char>& letters = run.matching_letters;
+  for (size_t s = 0; s < run.layer_sweep.settings.size(); ++s) {
+    const SteerSetting& st = run.layer_sweep.settings[s];
+    const double p = mean_p(run.layer_sweep, s, letters);
+    ls.push_back({{"layer", st.layer}, {"multiplier", st.multiplier}, {"p_matching", p}});
+    ls_rows.push_back({std::to_string(st.layer), num(st.multiplier, "%g"), num(p)});
+    Series& ser = by_m[st.multiplier];
+    ser.name = "m = " + num(st.multiplier, "%+g");
+    ser.x.push_back(st.layer);
+    ser.y.push_back(p);
+  }
+  summary["layer_sweep"] = ls;
+  write_csv(out_dir + "/layer_sweep.csv", {"layer", "multiplier", "p_matching"}, ls_rows);
+
+  nlohmann::json ms = nlohmann::json::array();
+  std::vector<std::vector<std::string>> ms_rows;
+  Series curve{"p(matching)", {}, {}}, lo{"95 % interval (low)", {}, {}}, hi{"95 % interval (high)", {}, {}};
+  for (const CaaScore& s : run.multiplier_scores) {
+    ms.push_back({{"multiplier", s.multiplier}, {"p_matching", s.p.mean}, {"ci95", {s.p.lo, s.p.hi}},
+                  {"delta_vs_0", s.delta.mean}, {"delta_ci95", {s.delta.lo, s.delta.hi}},
+                  {"within_noise", s.delta.contains(0.0)}});
+    ms_rows.push_back(score_row(s));
+    curve.x.push_back(s.multiplier);
+    curve.y.push_back(s.p.mean);
+    lo.x.push_back(s.multiplier);
+    lo.y.push_back(s.p.lo);
+    hi.x.push_back(s.multiplier);
+    hi.y.push_back(s.p.hi);
+  }
+  summary["multiplier_sweep"] = ms;
+  write_csv(out_dir + "/multiplier_sweep.csv", kScoreHeader, ms_rows);
+
+  nlohmann::json bl = nlohmann::json::array(), gd = nlohmann::json::array();
+  std::vector<std::vector<std::string>> bl_rows, gd_rows;
+  for (const CaaScore& s : run.baselines) {
+    bl.push_back(score_json(s));
+    bl_rows.push_back(score_row(s));
+  }
+  for (const CaaScore& s : run.guard) {
+    gd.push_back(score_json(s));
+    gd_rows.push_back(score_row(s));
+  }
+  summary["baselines"] = bl;
+  summary["guard"] = gd;
+  write_csv(out_dir + "/baselines.csv", kScoreHeader, bl_rows);
+  write_csv(out_dir + "/guard.csv", kScoreHeader, gd_rows);
+
+  nlohmann::json oe = nlohmann::json::array();
+  for (const OpenEndedAnswer& a : run.open_ended)
+    oe.push_back({{"question", a.question}, {"multiplier", a.multiplier}, {"layer", a.multiplier == 0 ? -1 : L},
+                  {"answer", a.answer}});
+  write_json_file(oe, out_dir + "/open_ended.json");
+  summary["metadata"] = run.metadata;
+  write_json_file(summary, out_dir + "/summary.json");
+
+  // Plots.
+  LineChart layer_chart;
+  layer_chart.title = run.behavior + ": p(matching answer) by layer";
+  layer_chart.x_label = "layer steered";
+  layer_chart.y_label = "p(matching)";
+  for (auto& [m, s] : by_m) layer_chart.series.push_back(s);
+  const std::string layer_svg = render_svg(layer_chart);
+  write_text_file_atomic(out_dir + "/layer_sweep.svg", layer_svg);
+
+  LineChart mult_chart;
+  mult_chart.title = run.behavior + ": p(matching answer) at layer " + std::to_string(L);
+  mult_chart.x_label = "multiplier";
+  mult_chart.y_label = "p(matching)";
+  mult_chart.series = {curve, lo, hi};
+  const std::string mult_svg = render_svg(mult_chart);
+  write_text_file_atomic(out_dir + "/multiplier_sweep.svg", mult_svg);
+
+  Heatmap cos;
+  cos.title = run.behavior + ": cosine similarity of the vectors across layers";
+  cos.x_label = "layer";
+  cos.y_label = "layer";
+  for (int l : run.vectors.layers()) {
+    cos.row_labels.push_back(std::to_string(l));
+    cos.col_labels.push_back(std::to_string(l));
+  }
+  cos.values = run.layer_cosine;
+  cos.value_format = "%.1f";
+  const std::string cos_svg = render_svg(cos);
+  write_text_file_atomic(out_dir + "/layer_cosine.svg", cos_svg);
+
+  LineChart proj;
+  proj.title = run.behavior + ": mean projection on the layer's unit vector (train answers)";
+  proj.x_label = "layer";
+  proj.y_label = "projection";
+  Series pm{"matching answer", {}, run.proj_matching}, pn{"not matching answer", {}, run.proj_not_matching};
+  for (size_t l = 0; l < run.proj_matching.size(); ++l) {
+    pm.x.push_back(double(l));
+    pn.x.push_back(double(l));
+  }
+  proj.series = {pm, pn};
+  std::string proj_svg, pca_svg;
+  if (!run.proj_matching.empty()) {
+    proj_svg = render_svg(proj);
+    write_text_file_atomic(out_dir + "/projection.svg", proj_svg);
+  }
+
+  LineChart pca;
+  pca.title = run.behavior + ": train activations at layer " + std::to_string(L) + ", first two principal components";
+  pca.x_label = "PC 1";
+  pca.y_label = "PC 2";
+  pca.series = {scatter("matching answer", run.pca_matching), scatter("not matching answer", run.pca_not_matching)};
+  if (!run.pca_matching.empty()) {
+    pca_svg = render_svg(pca);
+    write_text_file_atomic(out_dir + "/pca.svg", pca_svg);
+  }
+
+  HtmlReport html("CAA — " + run.behavior + " — " + run.metadata["model"]["path"].get<std::string>());
+  if (run.metadata.contains("note")) html.paragraph(run.metadata["note"].get<std::string>());
+  html.paragraph("Vectors from " + run.metadata["vectors"]["n_pairs"].dump() + " train pairs (hook_resid_post at the answer "
+                 "letter, position " + std::to_string(run.letter_offset) + " from the end); " +
+                 run.metadata["layer_sweep"]["questions"].dump() + " test questions. Best layer " + std::to_string(L) +
+                 " (p(+1) − p(−1) = " + num(run.best.effect, "%.3f") + (run.best.monotone ? "" : ", not monotone") +
+                 "). Intervals: 95 % bootstrap over questions; Δ is the paired difference to the unsteered row.");
+  html.heading("Layer sweep").svg(layer_svg);
+  html.heading("Multiplier sweep at layer " + std::to_string(L)).svg(mult_svg).table(kScoreHeader, ms_rows);
+  if (!bl_rows.empty()) html.heading("Few-shot prompting, with steering stacked").table(kScoreHeader, bl_rows);
+  if (!gd_rows.empty()) html.heading("Capability guard: p(correct answer)").table(kScoreHeader, gd_rows);
+  if (!run.open_ended.empty()) {
+    std::vector<std::vector<std::string>> rows;
+    for (const OpenEndedAnswer& a : run.open_ended) rows.push_back({a.question, num(a.multiplier, "%+g"), a.answer});
+    html.heading("Open-ended answers (greedy)").table({"question", "multiplier", "answer"}, rows);
+  }
+  html.heading("Vectors").svg(cos_svg);
+  if (!proj_svg.empty()) html.svg(proj_svg);
+  if (!pca_svg.empty()) html.svg(pca_svg);
+  html.write(out_dir + "/report.html");
+}
+
+}  // namespace steer
