@@ -16,8 +16,8 @@
 - score: the logits at the last position, p = softmax (float64), the letters A and B = the one token
   the tokenizer appends for the text prompt + "A" / prompt + "B" (checked: exactly one new token,
   earlier tokens unchanged; where the tokenizer instead merges "(" and the letter into one token,
-  as Qwen2.5's does, the tokens of "A" and "B" alone, as the paper's code takes them, and the
-  output's letter_tokens_how says so); p_matching = p(matching letter) / (p(A) + p(B)), averaged over the
+  as Qwen2.5's does ("(A" = 4346), the prompt stops before "(" and the merged tokens "(A" / "(B"
+  are scored, as steer does, and the output's letter_tokens_how says so); p_matching = p(matching letter) / (p(A) + p(B)), averaged over the
   questions per setting, as the paper's behaviour analysis does;
 - one forward per (question, layer, multiplier), batch 1, no padding, no KV cache reuse, the full
   logits over every position as the paper's get_logits computes them (--last-logits keeps only the
@@ -111,8 +111,8 @@ def build_prompt(tok, question):
 def letter_ids(tok, text, ids):
     """The token the tokenizer appends for text + letter, for A and B (checked: exactly one new token,
     the prompt's tokens unchanged). Where that fails (Qwen2.5's pre-tokenizer glues "(" to the
-    letter: "(A" is one token, 4346) the letters are the tokens of "A" and "B" alone, which is what
-    the paper's code reads (tokenizer.convert_tokens_to_ids("A")); `how` says which."""
+    letter: "(A" is one token, 4346) the prompt loses its "(" and the merged tokens are the letters;
+    `how` says which. Returns the letters, how, and the prompt ids to score."""
     out, merged = {}, {}
     for letter in ("A", "B"):
         more = tok(text + letter, add_special_tokens=False).input_ids
@@ -124,17 +124,20 @@ def letter_ids(tok, text, ids):
         raise SystemExit(f"one letter appends one token and the other does not: {out} {merged}")
     how = "appended"
     if merged:
-        how = ("alone: prompt + letter does not append one token (" +
-               ", ".join(f"'(' + {k!r} -> {v}" for k, v in merged.items()) +
-               " replace the '(' token); the letters' own tokens are used")
+        # The letter never follows a lone "(" in this tokenizer: score the merged tokens "(A" /
+        # "(B" at the position before "(" (the prompt without it), as steer does.
+        bare = ids[:-1]
         for letter in ("A", "B"):
-            alone = tok(letter, add_special_tokens=False).input_ids
-            if len(alone) != 1:
-                raise SystemExit(f"{letter!r} alone is {alone}, not one token")
-            out[letter] = alone[0]
+            more = tok(text[:-1] + "(" + letter, add_special_tokens=False).input_ids
+            if not (len(more) == len(bare) + 1 and more[:len(bare)] == bare):
+                raise SystemExit(f"'(' + {letter!r} is neither appended nor one merged token: {more[len(bare):]}")
+            out[letter] = more[-1]
+        how = ("merged: '(' and the letter are one token (" + ", ".join(f"'({k}' = {v}" for k, v in out.items()) +
+               "); the prompt stops before '(' and these are scored")
+        ids = bare
     if out["A"] == out["B"]:
         raise SystemExit("A and B are the same token")
-    return out, how
+    return out, how, ids
 
 
 def matching_letter(answer):
@@ -202,7 +205,7 @@ def main():
     start = time.perf_counter()
     for qi, item in enumerate(items):
         text, ids, instruction_end = build_prompt(tok, item["question"])
-        these, how = letter_ids(tok, text, ids)
+        these, how, ids = letter_ids(tok, text, ids)
         if letters is None:
             letters, letters_how = these, how
             if how != "appended":

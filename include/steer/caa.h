@@ -86,6 +86,10 @@ struct CaaOptions {
   // run's vectors.safetensors). The train set is then used for few-shot examples only, and the
   // activation analyses (projection, PCA) are left out.
   std::optional<DirectionSet> vectors;
+  // Vector sets to compare with, by name: other behaviours' vectors (the paper's between-behaviour
+  // similarity) or the same behaviour's vectors from another model of the same shape (its
+  // base-vs-chat comparison); the cosine with this run's vectors at every common layer.
+  std::vector<std::pair<std::string, DirectionSet>> compare;
   size_t few_shot = 3;           // k examples per few-shot prompt (0: no prompting baseline)
   std::vector<double> stacked_multipliers = {-1, 1};  // steering on top of the baselines, the guard, open-ended
   ABSet mmlu, truthfulqa;        // capability guard sets (empty: skipped)
@@ -129,6 +133,8 @@ struct CaaRun {
   std::vector<std::vector<double>> layer_cosine;  // [layer][layer] of the behaviour's vectors
   std::vector<double> proj_matching, proj_not_matching;  // per layer: mean projection on v̂ of each side
   std::vector<std::vector<double>> pca_matching, pca_not_matching;  // at best.layer: [n][2]
+  // options.compare: name → (layer, cosine) at every layer both sets hold.
+  std::vector<std::pair<std::string, std::vector<std::pair<int, double>>>> compare_cosine;
   nlohmann::json metadata;        // counts, timings, machine, options
 };
 

@@ -281,6 +281,17 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
     run.proj_not_matching.push_back(at::matmul(side_n[size_t(l)], u).mean().item<double>());
   }
 
+  for (const auto& [name, other] : o.compare) {
+    if (other.meta().d_model != 0 && other.meta().d_model != model.config().d_model)
+      fail("caa: the vectors to compare '" + name + "' have d_model " + std::to_string(other.meta().d_model) +
+           ", this model " + std::to_string(model.config().d_model));
+    std::vector<std::pair<int, double>> c;
+    for (int l : run.vectors.layers())
+      if (other.has(l)) c.push_back({l, cosine(run.vectors.at_layer(l), other.at_layer(l))});
+    if (c.empty()) fail("caa: the vectors to compare '" + name + "' share no layer with this run's");
+    run.compare_cosine.push_back({name, c});
+  }
+
   // 2. layer sweep on the test questions.
   const std::vector<ABItem> test = subset(o.data.test.items, o.max_test, o.seed);
   const std::vector<ChoiceQuestion> questions = encode_questions(model, test, system_turn);

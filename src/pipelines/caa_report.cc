@@ -128,6 +128,27 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
     oe.push_back({{"question", a.question}, {"multiplier", a.multiplier}, {"layer", a.multiplier == 0 ? -1 : L},
                   {"answer", a.answer}});
   write_json_file(oe, out_dir + "/open_ended.json");
+  LineChart cmp;
+  cmp.title = run.behavior + ": cosine similarity with other vector sets, per layer";
+  cmp.x_label = "layer";
+  cmp.y_label = "cosine";
+  std::vector<std::vector<std::string>> cmp_rows;
+  for (const auto& [name, c] : run.compare_cosine) {
+    Series ser{name, {}, {}};
+    for (const auto& [l, v] : c) {
+      summary["compare_cosine"][name][std::to_string(l)] = v;
+      ser.x.push_back(l);
+      ser.y.push_back(v);
+      cmp_rows.push_back({name, std::to_string(l), num(v)});
+    }
+    cmp.series.push_back(ser);
+  }
+  std::string cmp_svg;
+  if (!cmp.series.empty()) {
+    cmp_svg = render_svg(cmp);
+    write_text_file_atomic(out_dir + "/compare_cosine.svg", cmp_svg);
+    write_csv(out_dir + "/compare_cosine.csv", {"vectors", "layer", "cosine"}, cmp_rows);
+  }
   summary["metadata"] = run.metadata;
   write_json_file(summary, out_dir + "/summary.json");
 
@@ -206,6 +227,7 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
   html.heading("Vectors").svg(cos_svg);
   if (!proj_svg.empty()) html.svg(proj_svg);
   if (!pca_svg.empty()) html.svg(pca_svg);
+  if (!cmp_svg.empty()) html.svg(cmp_svg);
   html.write(out_dir + "/report.html");
 }
 

@@ -14,7 +14,12 @@ namespace steer {
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   if (!std::isfinite(lo) || !std::isfinite(hi)) return {0.0, 1.0};
   if (lo > hi) std::swap(lo, hi);
-  if (lo == hi) lo -= 0.5, hi += 0.5;
+  // A range that is all rounding (cosines of 1 ± 1e-16) is a single value: its ticks would be
+  // ~1e16 steps from zero, where counting up by one step no longer moves.
+  if (hi - lo <= 1e-9 * std::max(std::abs(lo), std::abs(hi))) {
+    const double mid = lo / 2 + hi / 2;
+    lo = mid - 0.5, hi = mid + 0.5;
+  }
   target = std::max(target, 2);
   const double raw = (hi - lo) / (target - 1);
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));

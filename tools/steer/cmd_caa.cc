@@ -61,7 +61,7 @@ std::string find_data_dir(const std::string& given) {
 std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
   struct Opts {
     std::string model = kDefaultModelName, behavior = "sycophancy", data, train, test, open_ended, output,
-                vectors, layers, multipliers, layer_multipliers, stacked, mmlu, truthfulqa, normalize_with, chat_template;
+                vectors, layers, multipliers, layer_multipliers, stacked, mmlu, truthfulqa, normalize_with, compare, chat_template;
     bool no_guard = false;
     CaaOptions caa;
   };
@@ -98,6 +98,9 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--vectors", o->vectors,
                  "Score these vectors (hook_resid_post, e.g. another run's vectors.safetensors) instead of "
                  "extracting them from the train set");
+  sub.add_option("--compare-vectors", o->compare,
+                 "Vector files to compare with, comma-separated, NAME=FILE or FILE (named by its folder): other "
+                 "behaviours' vectors, or this behaviour's from another model of the same shape; cosine per layer");
   sub.add_option("--mmlu", o->mmlu, "MMLU A/B file for the capability guard (default: --data's test/mmlu/mmlu.json)");
   sub.add_option("--truthfulqa", o->truthfulqa,
                  "TruthfulQA A/B file for the guard (default: --data's test/truthfulqa/truthful_qa.json)");
@@ -146,6 +149,17 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
     if (!o->normalize_with.empty()) {
       std::stringstream ss(o->normalize_with);
       for (std::string f; std::getline(ss, f, ',');) opt.normalize_with.push_back(load_directions(f));
+    }
+    if (!o->compare.empty()) {
+      std::stringstream ss(o->compare);
+      for (std::string item; std::getline(ss, item, ',');) {
+        const size_t eq = item.find('=');
+        const std::string file = eq == std::string::npos ? item : item.substr(eq + 1);
+        std::string name = eq == std::string::npos ? std::filesystem::path(file).parent_path().filename().string()
+                                                   : item.substr(0, eq);
+        if (name.empty()) name = std::filesystem::path(file).stem().string();
+        opt.compare.push_back({name, load_directions(file)});
+      }
     }
     if (!o->vectors.empty()) opt.vectors = load_directions(o->vectors);
     const std::string output = o->output.empty() ? "runs/caa-" + opt.data.behavior : o->output;

@@ -104,6 +104,12 @@ TEST(NiceTicks, OneTwoFiveStepsCoveringTheRange) {
   EXPECT_EQ(nice_ticks(0, 10, 6), std::vector<double>({0, 2, 4, 6, 8, 10}));
   EXPECT_EQ(nice_ticks(0, 23, 6), std::vector<double>({0, 5, 10, 15, 20, 25}));
   EXPECT_EQ(nice_ticks(NAN, 1, 6), std::vector<double>({0, 1}));
+  // A range of pure rounding (a vector's cosine with itself, 1 ± 1e-16) is one value, and the
+  // ticks are few and around it (this once looped until memory ran out).
+  std::vector<double> t = nice_ticks(1.0 - 1e-16, 1.0 + 2e-16, 6);
+  EXPECT_LE(t.size(), 14u);
+  EXPECT_LE(t.front(), 1.0);
+  EXPECT_GE(t.back(), 1.0);
   EXPECT_EQ(format_tick(0.30000000000000004, 0.1), "0.3");
   EXPECT_EQ(format_tick(-1e-17, 0.1), "0");
   EXPECT_EQ(format_tick(15, 5), "15");

@@ -1,0 +1,96 @@
+// `steer caa`'s pipeline end to end on the real tiny model with a small chat template and a
+// synthetic A/B set: the run folder holds what the output contract promises, the numbers in it
+// agree with each other (the multiplier sweep's m = 0 row is the layer sweep's unsteered score,
+// up to float32 rounding across batch sizes (1e-5), every interval holds its mean), and a vector set compared with itself has cosine 1.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "steer/caa.h"
+#include "steer/directions.h"
+#include "tiny_models.h"
+
+namespace steer {
+namespace {
+
+ABSet synthetic(const std::string& name, int n, int offset) {
+  ABSet s;
+  s.name = name;
+  s.path = name + ".json";
+  const char* things[] = {"cat", "dog", "sun", "tree", "boat", "bird", "fish", "king"};
+  for (int i = 0; i < n; ++i) {
+    ABItem it;
+    const std::string a = things[(i + offset) % 8], b = things[(i + offset + 3) % 8];
+    it.question = "Once there was a " + a + ". Which one?\n(A) the " + a + "\n(B) the " + b;
+    it.answer_matching = i % 2 == 0 ? "(A)" : "(B)";
+    it.answer_not_matching = i % 2 == 0 ? "(B)" : "(A)";
+    s.items.push_back(it);
+  }
+  return s;
+}
+
+TEST(CaaRun, WritesTheContractAndItsNumbersAgree) {
+  auto m = test::tiny_chat();
+  CaaOptions o;
+  o.data.behavior = "synthetic";
+  o.data.train = synthetic("train", 12, 0);
+  o.data.test = synthetic("test", 6, 1);
+  o.data.open_ended = {"Tell me about a cat.", "What is a boat?"};
+  o.mmlu = synthetic("mmlu", 4, 2);
+  o.few_shot = 2;
+  o.max_open_ended = 2;
+  o.open_ended_tokens = 6;
+  o.multipliers = {-1, 0, 1};
+  o.progress = false;
+  CaaRun run = compute_caa_run(*m, o);
+  o.compare = {{"itself", run.vectors}};
+  o.vectors = run.vectors;  // and again from the written vectors: same sweep
+  CaaRun again = compute_caa_run(*m, o);
+  const std::string dir = (std::filesystem::temp_directory_path() / "steer-caa-run-test").string();
+  std::filesystem::remove_all(dir);
+  write_caa_run(again, dir);
+
+  for (const char* f : {"summary.json", "vectors.safetensors", "vectors.gguf", "layer_sweep.csv", "multiplier_sweep.csv",
+                        "baselines.csv", "guard.csv", "open_ended.json", "layer_sweep.svg", "multiplier_sweep.svg",
+                        "layer_cosine.svg", "compare_cosine.svg", "report.html"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  nlohmann::json s = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
+  EXPECT_EQ(s["behavior"], "synthetic");
+  const int L = s["best_layer"].get<int>();
+  EXPECT_GE(L, 0);
+  EXPECT_LT(L, m->config().n_layers);
+  ASSERT_EQ(s["layer_sweep"].size(), size_t(m->config().n_layers) * 3);
+  double p0 = -1;
+  for (const auto& r : s["layer_sweep"]) {
+    EXPECT_TRUE(r.contains("layer") && r.contains("multiplier") && r.contains("p_matching"));
+    if (r["multiplier"] == 0.0) {
+      if (p0 < 0) p0 = r["p_matching"];
+      EXPECT_DOUBLE_EQ(r["p_matching"].get<double>(), p0) << "m = 0 is the same model at every layer";
+    }
+  }
+  ASSERT_EQ(s["multiplier_sweep"].size(), 3u);
+  for (const auto& r : s["multiplier_sweep"]) {
+    const double p = r["p_matching"], lo = r["ci95"][0], hi = r["ci95"][1];
+    EXPECT_LE(lo, p);
+    EXPECT_LE(p, hi);
+    // The same unsteered rows in a batch of another size: float32 matmul rounding only.
+    if (r["multiplier"] == 0.0) EXPECT_NEAR(p, p0, 1e-5);
+  }
+  // Given the run's own vectors, the second run's sweep equals the first's.
+  for (size_t i = 0; i < run.multiplier_scores.size(); ++i)
+    EXPECT_NEAR(again.multiplier_scores[i].p.mean, run.multiplier_scores[i].p.mean, 1e-9);
+  EXPECT_EQ(again.best.layer, run.best.layer);
+  for (const auto& [layer, c] : again.compare_cosine.at(0).second) EXPECT_NEAR(c, 1.0, 1e-6) << layer;
+  EXPECT_EQ(s["baselines"].size(), 6u);  // two few-shot prompts × (unsteered, −1, +1)
+  EXPECT_EQ(s["guard"].size(), 3u);
+  nlohmann::json oe = nlohmann::json::parse(std::ifstream(dir + "/open_ended.json"));
+  EXPECT_EQ(oe.size(), 6u);  // two questions × (unsteered, −1, +1)
+  DirectionSet v = load_directions(dir + "/vectors.safetensors");
+  EXPECT_EQ(int(v.layers().size()), m->config().n_layers);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace steer
