@@ -40,10 +40,6 @@ struct ChoiceQuestion {
   bool paren_in_prompt = true;      // "(" ends the prompt (else it is part of the letter tokens)
 };
 
-// The token id the model reads for each letter right after "(" (the letter encoded as a
-// continuation, no BOS). steer::Error naming the letter when it is not exactly one token.
-std::vector<int32_t> choice_letter_tokens(const Model& model, const std::vector<char>& letters);
-
 // `history` (earlier turns, e.g. few-shot examples as user/assistant pairs; a system message
 // first if any) + the user's question + "(" as the start of the assistant's turn. Where the
 // tokenizer keeps "(" and the letter apart (Llama, SmolLM2) the prompt ends with "(" and the

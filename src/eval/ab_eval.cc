@@ -21,21 +21,6 @@ std::string letter_text(char c) { return std::string(1, c); }
 
 }  // namespace
 
-std::vector<int32_t> choice_letter_tokens(const Model& model, const std::vector<char>& letters) {
-  std::vector<int32_t> out;
-  for (char c : letters) {
-    std::vector<int32_t> ids = model.tokenizer().encode_continuation(letter_text(c), /*parse_special=*/false);
-    if (ids.size() != 1)
-      fail("choice letter '" + letter_text(c) + "' encodes to " + std::to_string(ids.size()) +
-               " tokens with this model's tokenizer, not one",
-           "A/B scoring reads one token per letter after \"(\"");
-    if (std::find(out.begin(), out.end(), ids[0]) != out.end())
-      fail("choice letters share a token id (" + std::to_string(ids[0]) + ")");
-    out.push_back(ids[0]);
-  }
-  return out;
-}
-
 ChoiceQuestion encode_choice_question(const Model& model, const std::string& question, const std::vector<char>& letters,
                                       const std::vector<ChatMessage>& history) {
   if (letters.size() < 2) fail("a choice question needs at least two letters");

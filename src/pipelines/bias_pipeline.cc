@@ -100,6 +100,14 @@ BiasRun compute_bias_run(const Model& model, const BiasOptions& o) {
   if (!model.has_chat_template())
     fail("bias: " + model.path() + " has no chat template", "pass --chat-template FILE");
   if (o.items.empty()) fail("bias: no domain given");
+  if (o.max_train < 2 || o.max_test < 2) fail("bias: max_train and max_test (--max-train, --max-test) must be at least 2");
+  if (!(o.test_fraction > 0 && o.test_fraction < 1)) fail("bias: test_fraction must be in (0, 1)");
+  if (o.batch_size < 1) fail("bias: batch_size (--batch-size) must be at least 1");
+  if (o.n_refusal_prompts < 1 || o.n_refusal_prompts > 4096)
+    fail("bias: n_refusal_prompts (--refusal-prompts) must be in 1..4096");
+  for (const auto* list : {&o.layer_multipliers, &o.multipliers, &o.refusal_multipliers})
+    for (double m : *list)
+      if (!std::isfinite(m) || std::abs(m) > 1e4) fail("bias: a multiplier is not finite or beyond ±10000");
   const int n_layers = model.config().n_layers;
   std::vector<ChatMessage> system_turn;
   if (!o.system.empty()) system_turn.push_back({"system", o.system});

@@ -10,14 +10,7 @@
 namespace steer {
 namespace {
 
-std::string num(double v, const char* f = "%.4f") {
-  if (!std::isfinite(v)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string key_of(double m) { return num(m, "%g"); }
+std::string key_of(double m) { return format_number(m, "%g"); }
 
 }  // namespace
 
@@ -58,8 +51,8 @@ void write_bias_run(const BiasRun& run, const std::string& out_dir) {
       dj["ci95"][k] = {d.p_stereotype[i].lo, d.p_stereotype[i].hi};
       dj["p_unrelated_by_multiplier"][k] = d.p_unrelated[i].mean;
       if (d.multipliers[i] == 0) dj["p_unrelated"] = d.p_unrelated[i].mean;
-      p_rows.push_back({d.name, std::to_string(d.best.layer), k, num(d.p_stereotype[i].mean), num(d.p_stereotype[i].lo),
-                        num(d.p_stereotype[i].hi), num(d.p_unrelated[i].mean)});
+      p_rows.push_back({d.name, std::to_string(d.best.layer), k, format_number(d.p_stereotype[i].mean), format_number(d.p_stereotype[i].lo),
+                        format_number(d.p_stereotype[i].hi), format_number(d.p_unrelated[i].mean)});
       s.x.push_back(d.multipliers[i]);
       s.y.push_back(d.p_stereotype[i].mean);
     }
@@ -74,9 +67,9 @@ void write_bias_run(const BiasRun& run, const std::string& out_dir) {
                               {"refusal_score_harmful", d.refusal_harmful[i]}, {"refusal_score_harmless", d.refusal_harmless[i]},
                               {"refusal_rate_harmful", d.refusal_rate_harmful[i]},
                               {"refusal_rate_harmless", d.refusal_rate_harmless[i]}});
-      r_rows.push_back({d.name, key_of(d.refusal_multipliers[i]), num(d.refusal_harmful[i], "%.3f"),
-                        num(d.refusal_rate_harmful[i], "%.3f"), num(d.refusal_harmless[i], "%.3f"),
-                        num(d.refusal_rate_harmless[i], "%.3f")});
+      r_rows.push_back({d.name, key_of(d.refusal_multipliers[i]), format_number(d.refusal_harmful[i], "%.3f"),
+                        format_number(d.refusal_rate_harmful[i], "%.3f"), format_number(d.refusal_harmless[i], "%.3f"),
+                        format_number(d.refusal_rate_harmless[i], "%.3f")});
     }
     if (d.p_refusal_ablated)
       dj["refusal_direction"] = {{"p_stereotype_ablated", d.p_refusal_ablated->mean},
@@ -93,7 +86,7 @@ void write_bias_run(const BiasRun& run, const std::string& out_dir) {
     Series s{pair, {}, c};
     for (size_t l = 0; l < c.size(); ++l) {
       s.x.push_back(double(l));
-      c_rows.push_back({pair, std::to_string(l), num(c[l])});
+      c_rows.push_back({pair, std::to_string(l), format_number(c[l])});
     }
     c_chart.series.push_back(s);
   }

@@ -219,8 +219,22 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
          "CAA reads the answer letter after the chat template's assistant header; pass --chat-template FILE");
   if (o.data.train.items.size() < 2) fail("caa: '" + behavior + "' has fewer than 2 train pairs");
   if (o.data.test.items.empty()) fail("caa: '" + behavior + "' has no test questions");
-  for (double m : o.layer_multipliers)
-    if (!std::isfinite(m)) fail("caa: a layer-sweep multiplier is not finite");
+  // Option bounds, before any work (the CLI passes user numbers straight through).
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) fail("caa: " + what);
+  };
+  need(o.max_train >= 2, "max_train (--max-train) must be at least 2");
+  need(o.max_test >= 1, "max_test (--max-test) must be at least 1");
+  need(o.batch_size >= 1, "batch_size (--batch-size) must be at least 1");
+  need(o.few_shot <= 16, "few_shot (--few-shot) must be at most 16 examples");
+  need(o.max_guard >= 1 || (o.mmlu.items.empty() && o.truthfulqa.items.empty()),
+       "max_guard (--max-guard) must be at least 1 (or pass --no-guard)");
+  need(o.max_open_ended == 0 || (o.open_ended_tokens >= 1 && o.open_ended_tokens <= 4096),
+       "open_ended_tokens (--open-ended-tokens) must be in 1..4096");
+  need(o.layer >= -1, "layer (--layer) must be ≥ 0");
+  need(!o.layer_multipliers.empty() && !o.multipliers.empty(), "the multiplier lists must not be empty");
+  for (const auto* list : {&o.layer_multipliers, &o.multipliers, &o.stacked_multipliers})
+    for (double m : *list) need(std::isfinite(m) && std::abs(m) <= 1e4, "a multiplier is not finite or beyond ±10000");
   const int n_layers = model.config().n_layers;
   CaaRun run;
   run.behavior = behavior;

@@ -12,12 +12,6 @@
 namespace steer {
 namespace {
 
-std::string num(double v, const char* f = "%.4f") {
-  if (!std::isfinite(v)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 // Mean p(matching) of sweep setting s over its questions.
 double mean_p(const ChoiceSweep& sweep, size_t s, const std::vector<char>& matching_letter) {
@@ -32,8 +26,8 @@ nlohmann::json score_json(const CaaScore& s) {
 }
 
 std::vector<std::string> score_row(const CaaScore& s) {
-  return {s.condition, num(s.multiplier, "%g"), num(s.p.mean), num(s.p.lo), num(s.p.hi), num(s.accuracy, "%.3f"),
-          num(s.delta.mean), num(s.delta.lo), num(s.delta.hi)};
+  return {s.condition, format_number(s.multiplier, "%g"), format_number(s.p.mean), format_number(s.p.lo), format_number(s.p.hi), format_number(s.accuracy, "%.3f"),
+          format_number(s.delta.mean), format_number(s.delta.lo), format_number(s.delta.hi)};
 }
 
 const std::vector<std::string> kScoreHeader = {"condition", "multiplier", "p",      "ci95_lo", "ci95_hi",
@@ -81,9 +75,9 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
     const SteerSetting& st = run.layer_sweep.settings[s];
     const double p = mean_p(run.layer_sweep, s, letters);
     ls.push_back({{"layer", st.layer}, {"multiplier", st.multiplier}, {"p_matching", p}});
-    ls_rows.push_back({std::to_string(st.layer), num(st.multiplier, "%g"), num(p)});
+    ls_rows.push_back({std::to_string(st.layer), format_number(st.multiplier, "%g"), format_number(p)});
     Series& ser = by_m[st.multiplier];
-    ser.name = "m = " + num(st.multiplier, "%+g");
+    ser.name = "m = " + format_number(st.multiplier, "%+g");
     ser.x.push_back(st.layer);
     ser.y.push_back(p);
   }
@@ -139,7 +133,7 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
       summary["compare_cosine"][name][std::to_string(l)] = v;
       ser.x.push_back(l);
       ser.y.push_back(v);
-      cmp_rows.push_back({name, std::to_string(l), num(v)});
+      cmp_rows.push_back({name, std::to_string(l), format_number(v)});
     }
     cmp.series.push_back(ser);
   }
@@ -213,7 +207,7 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
   html.paragraph("Vectors from " + run.metadata["vectors"]["n_pairs"].dump() + " train pairs (hook_resid_post at the answer "
                  "letter, position " + std::to_string(run.letter_offset) + " from the end); " +
                  run.metadata["layer_sweep"]["questions"].dump() + " test questions. Best layer " + std::to_string(L) +
-                 " (p(+1) − p(−1) = " + num(run.best.effect, "%.3f") + (run.best.monotone ? "" : ", not monotone") +
+                 " (p(+1) − p(−1) = " + format_number(run.best.effect, "%.3f") + (run.best.monotone ? "" : ", not monotone") +
                  "). Intervals: 95 % bootstrap over questions; Δ is the paired difference to the unsteered row.");
   html.heading("Layer sweep").svg(layer_svg);
   html.heading("Multiplier sweep at layer " + std::to_string(L)).svg(mult_svg).table(kScoreHeader, ms_rows);
@@ -221,7 +215,7 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
   if (!gd_rows.empty()) html.heading("Capability guard: p(correct answer)").table(kScoreHeader, gd_rows);
   if (!run.open_ended.empty()) {
     std::vector<std::vector<std::string>> rows;
-    for (const OpenEndedAnswer& a : run.open_ended) rows.push_back({a.question, num(a.multiplier, "%+g"), a.answer});
+    for (const OpenEndedAnswer& a : run.open_ended) rows.push_back({a.question, format_number(a.multiplier, "%+g"), a.answer});
     html.heading("Open-ended answers (greedy)").table({"question", "multiplier", "answer"}, rows);
   }
   html.heading("Vectors").svg(cos_svg);

@@ -12,19 +12,13 @@ namespace steer {
 
 namespace {
 
-std::string fmt(double v, const char* f = "%.4f") {
-  if (!std::isfinite(v)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 // "addition" is −1·r on harmful prompts (jailbreak) and +1·r on harmless ones (induce).
 std::string condition_label(const std::string& name, bool harmful) {
   return name == "addition" ? (harmful ? "addition (−1·r)" : "addition (+1·r)") : name;
 }
 
-std::string pct(double v) { return std::isfinite(v) ? fmt(100 * v, "%.1f") + " %" : "–"; }
+std::string pct(double v) { return std::isfinite(v) ? format_number(100 * v, "%.1f") + " %" : "–"; }
 
 // One line per position over layers, the baseline dashed, as the paper's plots.
 std::string selection_plot(const RefusalSelection& s, double CandidateScore::*field, const std::string& title,
@@ -55,8 +49,8 @@ void write_candidates(const RefusalSelection& s, const std::string& out_dir) {
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < s.candidates.size(); ++i) {
     const CandidateScore& c = s.candidates[i];
-    rows.push_back({std::to_string(c.position), std::to_string(c.layer), fmt(c.bypass, "%.6f"),
-                    fmt(c.induce, "%.6f"), fmt(c.kl, "%.6f"), c.filtered.empty() ? "kept" : c.filtered,
+    rows.push_back({std::to_string(c.position), std::to_string(c.layer), format_number(c.bypass, "%.6f"),
+                    format_number(c.induce, "%.6f"), format_number(c.kl, "%.6f"), c.filtered.empty() ? "kept" : c.filtered,
                     int(i) == s.best ? "1" : "0"});
   }
   write_csv(out_dir + "/candidates.csv", {"position", "layer", "bypass", "induce", "kl", "filter", "selected"}, rows);
@@ -84,16 +78,16 @@ std::string refusal_summary_markdown(const RefusalEval& e) {
     for (const auto& c : conds) {
       std::string cond = condition_label(c.name, harmful);
       md += "| " + name + " (n=" + std::to_string(n) + ") | " + cond + " | " + pct(c.refusal_rate()) + " | " +
-            fmt(c.mean_score(), "%.2f") + " |" + (judge ? " " + pct(c.judge_rate()) + " |" : "") + "\n";
+            format_number(c.mean_score(), "%.2f") + " |" + (judge ? " " + pct(c.judge_rate()) + " |" : "") + "\n";
     }
   };
   side(e.harmful, "harmful", e.harmful_prompts.size(), true);
   side(e.harmless, "harmless", e.harmless_prompts.size(), false);
-  md += "\nKL(baseline ‖ ablation), harmless prompts, last position: " + fmt(e.kl) + "\n\n";
+  md += "\nKL(baseline ‖ ablation), harmless prompts, last position: " + format_number(e.kl) + "\n\n";
   md += "| cross-entropy (nats/token) | baseline | ablation | addition (−1·r) |\n|---|---|---|---|\n";
   for (const auto& [name, m] : {std::pair<std::string, const std::map<std::string, double>*>{"harmless text", &e.ce_text},
                                 {"own baseline completions", &e.ce_completions}}) {
-    auto get = [&](const char* k) { return m->count(k) ? fmt(m->at(k)) : std::string("–"); };
+    auto get = [&](const char* k) { return m->count(k) ? format_number(m->at(k)) : std::string("–"); };
     md += "| " + name + " | " + get("baseline") + " | " + get("ablation") + " | " + get("addition") + " |\n";
   }
   return md;
@@ -112,8 +106,8 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
   for (const auto& [name, conds] : {std::pair<std::string, const std::vector<RefusalCondition>*>{"harmful", &e.harmful},
                                     {"harmless", &e.harmless}})
     for (const auto& c : *conds)
-      rows.push_back({name, c.name, std::to_string(c.completions.size()), fmt(c.refusal_rate()),
-                      fmt(c.mean_score()), fmt(c.judge_rate())});
+      rows.push_back({name, c.name, std::to_string(c.completions.size()), format_number(c.refusal_rate()),
+                      format_number(c.mean_score()), format_number(c.judge_rate())});
   write_csv(out_dir + "/summary.csv", {"prompts", "condition", "n", "refusal_rate_substring", "mean_refusal_score",
                                        "refusal_rate_judge"},
             rows);
@@ -137,7 +131,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
           j["refused_judge"] = c.refused_judge[i] < 0 ? nlohmann::json(nullptr) : nlohmann::json(c.refused_judge[i] == 1);
         all.push_back(j);
         crows.push_back({name, c.name, (*prompts)[i], c.completions[i], c.refused_substring[i] ? "1" : "0",
-                         fmt(c.refusal_score[i])});
+                         format_number(c.refusal_score[i])});
       }
   write_json_file(all, out_dir + "/completions.json");
   write_csv(out_dir + "/completions.csv", {"prompts", "condition", "prompt", "completion", "refused_substring",
@@ -156,19 +150,19 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
   if (context.contains("note") && context["note"].is_string()) html.paragraph(context["note"].get<std::string>());
   if (context.contains("selected") && !context["selected"].is_null())
     html.paragraph("Selected candidate: position " + context["selected"]["position"].dump() + ", layer " +
-                   context["selected"]["layer"].dump() + " (bypass " + fmt(context["selected"]["bypass"].get<double>(), "%.3f") +
-                   ", induce " + fmt(context["selected"]["induce"].get<double>(), "%.3f") + ", KL " +
-                   fmt(context["selected"]["kl"].get<double>(), "%.4f") + ").");
+                   context["selected"]["layer"].dump() + " (bypass " + format_number(context["selected"]["bypass"].get<double>(), "%.3f") +
+                   ", induce " + format_number(context["selected"]["induce"].get<double>(), "%.3f") + ", KL " +
+                   format_number(context["selected"]["kl"].get<double>(), "%.4f") + ").");
   std::vector<std::vector<std::string>> table;
   for (const auto& [name, conds] : {std::pair<std::string, const std::vector<RefusalCondition>*>{"harmful", &e.harmful},
                                     {"harmless", &e.harmless}})
     for (const auto& c : *conds)
       table.push_back({name, condition_label(c.name, name == "harmful"),
-                       pct(c.refusal_rate()), fmt(c.mean_score(), "%.2f"), pct(c.judge_rate())});
+                       pct(c.refusal_rate()), format_number(c.mean_score(), "%.2f"), pct(c.judge_rate())});
   html.heading("Refusal rates").table({"prompts", "condition", "refusal rate (substring)", "mean refusal score",
                                        "refusal rate (judge)"},
                                       table);
-  html.paragraph("KL(baseline ‖ ablation) on harmless prompts, last position: " + fmt(e.kl));
+  html.paragraph("KL(baseline ‖ ablation) on harmless prompts, last position: " + format_number(e.kl));
   for (const char* svg : {"bypass_scores.svg", "induce_scores.svg", "kl_scores.svg"}) {
     std::FILE* f = std::fopen((out_dir + "/" + svg).c_str(), "rb");
     if (!f) continue;

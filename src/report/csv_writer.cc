@@ -1,10 +1,19 @@
 // CSV tables and plain text files, written atomically (io/atomic_file.h) so a crash never
 // leaves half a results file. Quoting follows RFC 4180, which src/data/csv.h reads back.
+#include <cmath>
+#include <cstdio>
 #include "steer/error.h"
 #include "io/atomic_file.h"
 #include "report/report.h"
 
 namespace steer {
+
+std::string format_number(double value, const char* format) {
+  if (!std::isfinite(value)) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
 namespace {
 
 void append_field(std::string& out, const std::string& field) {

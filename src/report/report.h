@@ -79,6 +79,10 @@ std::string format_tick(double value, double step);
 // Writes `text` to `path` atomically (readers see the old file or the whole new one).
 void write_text_file_atomic(const std::string& path, const std::string& text);
 
+// A number for a table cell or label with a printf format of one double ("%.4f"); "" for a
+// non-finite value, so NaN never reaches a file as text.
+std::string format_number(double value, const char* format = "%.4f");
+
 // RFC 4180 CSV text: fields holding ',', '"', CR or LF are quoted with '"' doubled; records end
 // in CRLF. Every row must have header.size() fields (steer::Error naming the row otherwise).
 std::string csv_text(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);

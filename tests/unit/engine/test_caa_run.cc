@@ -10,6 +10,7 @@
 
 #include "steer/caa.h"
 #include "steer/directions.h"
+#include "steer/error.h"
 #include "tiny_models.h"
 
 namespace steer {
@@ -90,6 +91,39 @@ TEST(CaaRun, WritesTheContractAndItsNumbersAgree) {
   DirectionSet v = load_directions(dir + "/vectors.safetensors");
   EXPECT_EQ(int(v.layers().size()), m->config().n_layers);
   std::filesystem::remove_all(dir);
+}
+
+TEST(CaaRun, BadOptionsAreErrorsNamingTheOption) {
+  auto m = test::tiny_chat();
+  CaaOptions o;
+  o.data.behavior = "synthetic";
+  o.data.train = synthetic("train", 6, 0);
+  o.data.test = synthetic("test", 3, 1);
+  o.progress = false;
+  auto message = [&](CaaOptions bad) {
+    try {
+      compute_caa_run(*m, bad);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CaaOptions a = o;
+  a.max_test = 0;
+  EXPECT_NE(message(a).find("--max-test"), std::string::npos);
+  a = o;
+  a.multipliers = {1.0, NAN};
+  EXPECT_NE(message(a).find("multiplier"), std::string::npos);
+  a = o;
+  a.stacked_multipliers = {1e9};
+  EXPECT_NE(message(a).find("multiplier"), std::string::npos);
+  a = o;
+  a.layer = -5;
+  EXPECT_NE(message(a).find("--layer"), std::string::npos);
+  a = o;
+  a.open_ended_tokens = -1;
+  a.data.open_ended = {"Hi"};
+  EXPECT_NE(message(a).find("--open-ended-tokens"), std::string::npos);
 }
 
 }  // namespace
