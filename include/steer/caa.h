@@ -24,6 +24,7 @@
 // file and item), a model without a chat template, an output folder that cannot be written.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -32,6 +33,7 @@
 #include "steer/ab_eval.h"
 #include "steer/directions.h"
 #include "steer/prompts.h"
+#include "steer/score_judge.h"
 #include "steer/stats.h"
 
 namespace steer {
@@ -56,6 +58,12 @@ CaaData load_caa_behavior(const std::string& behavior, const std::string& data_d
                           double builtin_test_fraction = 0.4);
 // The behaviours CAA's layout under data_dir holds (folders with a generate set), sorted.
 std::vector<std::string> caa_behaviors_in(const std::string& data_dir);
+
+// The paper's system prompt for a behaviour (nrimsky/CAA behaviors.py): side "pos" elicits the
+// behaviour, "neg" suppresses it. Known for coordinate-other-ais, corrigible-neutral-HHH,
+// hallucination, myopic-reward, power-seeking-inclination, survival-instinct, sycophancy,
+// refusal; steer::Error naming them otherwise.
+std::string caa_system_prompt(const std::string& behavior, const std::string& side);
 
 // The best layer of a layer sweep at multipliers −1, 0, +1: the largest steering effect
 // p(+1) − p(−1) among the layers where the curve is monotone (p(−1) ≤ p(0) ≤ p(+1)); when no
@@ -94,6 +102,18 @@ struct CaaOptions {
   std::vector<double> stacked_multipliers = {-1, 1};  // steering on top of the baselines, the guard, open-ended
   ABSet mmlu, truthfulqa;        // capability guard sets (empty: skipped)
   size_t max_guard = 50;         // guard questions per set
+  // The fine-tuning baseline (steer/finetune.h): the model fine-tuned towards the matching and,
+  // separately, towards the not matching answers of the train pairs (the answer letter's
+  // cross-entropy), then scored on the test questions with the stacked multipliers of this
+  // model's vectors on top (the paper's steering of fine-tuned models). 0 steps: skipped.
+  int finetune_steps = 0;
+  int finetune_batch = 4;
+  double finetune_lr = 1e-5;
+  // A local judge model scoring the open-ended answers 0–10 under the behaviour's rubric
+  // (steer/score_judge.h), and, to say how far it can be trusted, the project's hand-labelled
+  // answers for the behaviour; null: open-ended answers are saved unscored.
+  std::shared_ptr<Model> judge;
+  int judge_batch = 8;
   size_t max_open_ended = 6;     // open-ended questions generated (0: none)
   int open_ended_tokens = 48;
   int batch_size = 32;
@@ -114,6 +134,32 @@ struct OpenEndedAnswer {
   std::string question;
   double multiplier = 0;
   std::string answer;
+  std::optional<double> score;  // the judge's 0–10 score (none: no judge, or no number in its reply)
+  std::string judge_reply;
+};
+
+// The judge's scores of one condition's open-ended answers.
+struct JudgedCondition {
+  double multiplier = 0;
+  Interval score;        // mean 0–10 score over the scored answers, 95 % bootstrap interval
+  size_t scored = 0, unscored = 0;  // unscored: the judge's reply held no 0–10 number
+};
+
+// The judge on the hand-labelled answers (label 0 or 10): how far it can be trusted.
+struct JudgeCheck {
+  std::vector<LabelledAnswer> items;
+  std::vector<std::optional<double>> scores;  // per item
+  size_t unscored = 0;
+  double accuracy = 0;         // share of scored items on the label's side of 5
+  double mean_abs_error = 0;   // |score − label| over the scored items
+};
+
+// One fine-tuning of the baseline: towards which answers, its loss per step and over its data.
+struct FinetuneCurve {
+  std::string towards;           // "matching" or "not matching"
+  std::vector<double> step_loss; // mean cross-entropy of each step's batch (nats)
+  double loss_before = 0, loss_after = 0;  // over every train pair
+  double seconds = 0;
 };
 
 struct CaaRun {
@@ -126,9 +172,12 @@ struct CaaRun {
   BestLayer best;                 // of the sweep (or the forced layer)
   ChoiceSweep multiplier_sweep;   // at best.layer, settings in `multipliers` order
   std::vector<CaaScore> multiplier_scores;  // one per multiplier
-  std::vector<CaaScore> baselines;          // few-shot prompting ± stacked steering
+  std::vector<CaaScore> baselines;          // few-shot prompting and fine-tuning ± stacked steering
+  std::vector<FinetuneCurve> finetune;      // the fine-tuning baseline's two trainings (when run)
   std::vector<CaaScore> guard;              // MMLU / TruthfulQA p(correct) ± steering
   std::vector<OpenEndedAnswer> open_ended;
+  std::vector<JudgedCondition> open_ended_scores;  // per stacked condition, when judged
+  std::optional<JudgeCheck> judge_check;
   // Analyses.
   std::vector<std::vector<double>> layer_cosine;  // [layer][layer] of the behaviour's vectors
   std::vector<double> proj_matching, proj_not_matching;  // per layer: mean projection on v̂ of each side
@@ -142,7 +191,7 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& options);
 // The run folder (created if needed): summary.json (the output contract below), vectors.safetensors
 // and vectors.gguf (llama.cpp control vector; layer 0 is left out as llama.cpp cannot take it),
 // layer_sweep.csv, multiplier_sweep.csv, baselines.csv, guard.csv, open_ended.json,
-// layer_sweep.svg, multiplier_sweep.svg, layer_cosine.svg, projection.svg, pca.svg, report.html.
+// finetune_loss.csv and finetune_loss.svg (when fine-tuned), layer_sweep.svg, multiplier_sweep.svg, layer_cosine.svg, projection.svg, pca.svg, report.html.
 // summary.json: {"behavior", "best_layer", "layer_sweep": [{"layer", "multiplier", "p_matching"}],
 // "multiplier_sweep": [{"multiplier", "p_matching", "ci95": [lo, hi]}], ...}.
 void write_caa_run(const CaaRun& run, const std::string& out_dir);

@@ -97,7 +97,14 @@ class Model {
   // Where the weights live (the CPU, or a GPU with a pip torch build); inputs go there.
   at::Device device() const;
 
-  // Allocates a KV cache for `capacity` slots (padding included) in `state`.
+  // The rotary frequencies [head_dim / 2] float32 layer `layer` uses (gemma3's local layers have
+  // their own base), for code that runs the layers itself (steer/finetune.h).
+  const at::Tensor& rope_inv_freq(int layer) const;
+
+  // A copy of this model (config, tokenizer, chat template, dtype) running other weights of the
+  // same shapes, e.g. a fine-tuned copy (steer/finetune.h). Tensors not replaced are shared.
+  // steer::Error when a shape differs.
+  std::shared_ptr<Model> with_weights(ModelWeights weights) const;
  private:
   Model() = default;
   friend struct ModelLoader;

@@ -9,6 +9,7 @@ namespace steer {
 struct DefaultModel {
   const char* name;         // cache key, usable wherever a model path is asked for
   const char* description;
+  bool optional = false;    // not fetched by scripts/setup.sh (scripts/fetch_models.sh NAME)
 };
 const std::vector<DefaultModel>& default_models();
 constexpr const char* kDefaultModelName = "smollm2-135m";

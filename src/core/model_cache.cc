@@ -12,6 +12,7 @@ const std::vector<DefaultModel>& default_models() {
       {"smollm2-135m", "SmolLM2-135M-Instruct, Q4_1 (llama) — the default"},
       {"gemma3-270m", "Gemma 3 270M, Q4_K_M (gemma3)"},
       {"qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (qwen2)"},
+      {"qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (qwen2) — optional", /*optional=*/true},
   };
   return models;
 }
@@ -31,7 +32,8 @@ std::string resolve_model_path(const std::string& name_or_path) {
       std::string path = cache_dir() + "/models/" + name + ".gguf";
       if (!fs::exists(path))
         fail("default model '" + name + "' is not downloaded (looked for " + path + ")",
-             "run scripts/setup.sh, or scripts/fetch_models.sh");
+             m.optional ? "run scripts/fetch_models.sh " + name + " (an optional model: setup does not fetch it)"
+                        : std::string("run scripts/setup.sh, or scripts/fetch_models.sh"));
       return path;
     }
   }

@@ -3,6 +3,9 @@
 #include "steer/error.h"
 #include "data/embedded_prompts.h"
 #include "steer/prompts.h"
+#include "steer/score_judge.h"
+
+#include <nlohmann/json.hpp>
 
 namespace steer {
 namespace {
@@ -58,6 +61,17 @@ ABSet default_ab(const std::string& behaviour) {
   for (const std::string& b : default_ab_behaviours()) known += (known.empty() ? "" : ", ") + b;
   fail("no default A/B set for behaviour '" + behaviour + "'",
        "defaults exist for " + known + "; for others load a CAA file with load_ab_set");
+}
+
+std::vector<LabelledAnswer> hand_labelled_answers(const std::string& behavior) {
+  const std::string file = "judge_hand_labelled.json";
+  std::vector<LabelledAnswer> out;
+  const nlohmann::json j = nlohmann::json::parse(embedded(file));  // the project's own file, checked by a test
+  for (const nlohmann::json& item : j)
+    if (item.at("behavior").get<std::string>() == behavior)
+      out.push_back({behavior, item.at("question").get<std::string>(), item.at("answer").get<std::string>(),
+                     item.at("label").get<double>()});
+  return out;
 }
 
 }  // namespace steer

@@ -309,3 +309,48 @@ void Model::allocate_cache(BatchState& state, int64_t capacity) const {
 }
 
 }  // namespace steer
+
+namespace steer {
+
+const at::Tensor& Model::rope_inv_freq(int layer) const {
+  return config_.is_local(layer) && inv_freq_local_.defined() ? inv_freq_local_ : inv_freq_;
+}
+
+std::shared_ptr<Model> Model::with_weights(ModelWeights weights) const {
+  auto same = [&](const at::Tensor& a, const at::Tensor& b, const std::string& what) {
+    if (a.defined() != b.defined() || (a.defined() && a.sizes() != b.sizes()))
+      fail("with_weights: " + what + " has another shape than the model's");
+  };
+  same(weights.embed, weights_.embed, "embed");
+  same(weights.lm_head, weights_.lm_head, "lm_head");
+  same(weights.final_norm, weights_.final_norm, "final_norm");
+  if (weights.layers.size() != weights_.layers.size()) fail("with_weights: the layer count differs from the model's");
+  for (size_t l = 0; l < weights.layers.size(); ++l) {
+    const LayerWeights &a = weights.layers[l], &b = weights_.layers[l];
+    const std::string at_l = "layer " + std::to_string(l) + " ";
+    same(a.attn_norm, b.attn_norm, at_l + "attn_norm");
+    same(a.wqkv, b.wqkv, at_l + "wqkv");
+    same(a.bqkv, b.bqkv, at_l + "bqkv");
+    same(a.q_norm, b.q_norm, at_l + "q_norm");
+    same(a.k_norm, b.k_norm, at_l + "k_norm");
+    same(a.wo, b.wo, at_l + "wo");
+    same(a.bo, b.bo, at_l + "bo");
+    same(a.post_attn_norm, b.post_attn_norm, at_l + "post_attn_norm");
+    same(a.ffn_norm, b.ffn_norm, at_l + "ffn_norm");
+    same(a.w_gate_up, b.w_gate_up, at_l + "w_gate_up");
+    same(a.w_down, b.w_down, at_l + "w_down");
+    same(a.post_ffn_norm, b.post_ffn_norm, at_l + "post_ffn_norm");
+  }
+  std::shared_ptr<Model> m(new Model());
+  m->path_ = path_;
+  m->config_ = config_;
+  m->weights_ = std::move(weights);
+  m->dtype_ = dtype_;
+  m->tokenizer_ = std::make_unique<Tokenizer>(*tokenizer_);
+  if (chat_template_) m->chat_template_ = std::make_unique<ChatTemplate>(*chat_template_);
+  m->inv_freq_ = inv_freq_;
+  m->inv_freq_local_ = inv_freq_local_;
+  return m;
+}
+
+}  // namespace steer

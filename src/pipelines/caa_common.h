@@ -37,6 +37,23 @@ PairVectors extract_pair_vectors(const Model& model, const std::vector<ABItem>& 
                                  bool progress, const std::string& label, const std::string& name,
                                  const std::string& sha256);
 
+// What the fine-tuning baseline reuses from the run (caa_finetune.cc).
+struct FinetuneInputs {
+  const std::vector<ABItem>& train;          // the pairs the vectors came from
+  const std::vector<ABItem>& test;
+  const std::vector<ChoiceQuestion>& questions;  // the test questions, encoded
+  const std::vector<ChatMessage>& system_turn;
+  const std::vector<SteerSetting>& stacked;  // unsteered first, then the stacked multipliers
+  ChoiceSweepOptions sweep_options;
+};
+// Fine-tunes towards each side of the train pairs (o.finetune_*) and scores the test questions
+// on each copy under the stacked settings: rows to run.baselines, curves to run.finetune.
+void add_finetune_baselines(const Model& model, const CaaOptions& o, const FinetuneInputs& in, CaaRun& run);
+
+// Scores run.open_ended with o.judge under the behaviour's rubric (per stacked condition, with
+// intervals) and checks the judge on the hand-labelled answers (caa_judge.cc).
+void judge_open_ended(const CaaOptions& o, const std::vector<SteerSetting>& stacked, CaaRun& run);
+
 // Cosine similarity of two [d] tensors (0 when one is zero).
 double cosine(const at::Tensor& a, const at::Tensor& b);
 

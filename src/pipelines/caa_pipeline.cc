@@ -231,7 +231,13 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
        "max_guard (--max-guard) must be at least 1 (or pass --no-guard)");
   need(o.max_open_ended == 0 || (o.open_ended_tokens >= 1 && o.open_ended_tokens <= 4096),
        "open_ended_tokens (--open-ended-tokens) must be in 1..4096");
+  need(o.judge_batch >= 1 && o.judge_batch <= 256, "judge_batch (--judge-batch) must be in 1..256");
+  if (o.judge) behavior_score_rubric(behavior);  // a behaviour without a rubric fails before the work
   need(o.layer >= -1, "layer (--layer) must be ≥ 0");
+  need(o.finetune_steps >= 0 && o.finetune_steps <= 100000, "finetune_steps (--finetune) must be in 0..100000");
+  need(o.finetune_batch >= 1 && o.finetune_batch <= 256, "finetune_batch (--finetune-batch) must be in 1..256");
+  need(std::isfinite(o.finetune_lr) && o.finetune_lr > 0 && o.finetune_lr <= 1,
+       "finetune_lr (--finetune-lr) must be in (0, 1]");
   need(!o.layer_multipliers.empty() && !o.multipliers.empty(), "the multiplier lists must not be empty");
   for (const auto* list : {&o.layer_multipliers, &o.multipliers, &o.stacked_multipliers})
     for (double m : *list) need(std::isfinite(m) && std::abs(m) <= 1e4, "a multiplier is not finite or beyond ±10000");
@@ -398,6 +404,11 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
     meta["few_shot"] = {{"k", o.few_shot}, {"seconds", seconds_since(t_fs)}};
   }
 
+  // 5b. the fine-tuning baseline, with steering stacked.
+  if (o.finetune_steps > 0) {
+    add_finetune_baselines(model, o, {train, test, questions, system_turn, stacked_settings, so}, run);
+  }
+
   // 6. capability guard: p(correct) on MMLU / TruthfulQA A/B, unsteered and steered.
   for (const ABSet* set : {&o.mmlu, &o.truthfulqa}) {
     if (set->items.empty()) continue;
@@ -434,6 +445,7 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
       for (size_t i = 0; i < qs.size(); ++i) run.open_ended.push_back({qs[i], s == 0 ? 0.0 : m, gen[i].text});
     }
     meta["open_ended"] = {{"questions", qs.size()}, {"tokens", o.open_ended_tokens}, {"seconds", seconds_since(t_oe)}};
+    if (o.judge) judge_open_ended(o, stacked_settings, run);
   }
 
   // 8. PCA of the train activations at the best layer: both sides projected on the first two

@@ -118,10 +118,40 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
   write_csv(out_dir + "/guard.csv", kScoreHeader, gd_rows);
 
   nlohmann::json oe = nlohmann::json::array();
-  for (const OpenEndedAnswer& a : run.open_ended)
-    oe.push_back({{"question", a.question}, {"multiplier", a.multiplier}, {"layer", a.multiplier == 0 ? -1 : L},
-                  {"answer", a.answer}});
+  for (const OpenEndedAnswer& a : run.open_ended) {
+    nlohmann::json item = {{"question", a.question}, {"multiplier", a.multiplier}, {"layer", a.multiplier == 0 ? -1 : L},
+                           {"answer", a.answer}};
+    if (!run.open_ended_scores.empty()) {
+      item["score"] = a.score ? nlohmann::json(*a.score) : nlohmann::json();
+      item["judge_reply"] = a.judge_reply;
+    }
+    oe.push_back(item);
+  }
   write_json_file(oe, out_dir + "/open_ended.json");
+  const std::vector<std::string> kJudgedHeader = {"condition", "mean score (0-10)", "ci95 lo", "ci95 hi", "scored", "unscored"};
+  std::vector<std::vector<std::string>> js_rows;
+  for (const JudgedCondition& c : run.open_ended_scores) {
+    const std::string name = c.multiplier == 0 ? "unsteered" : "layer " + std::to_string(L) + ", m=" + format_number(c.multiplier, "%+g");
+    summary["open_ended_scores"].push_back({{"multiplier", c.multiplier}, {"score", c.score.mean},
+                                            {"ci95", {c.score.lo, c.score.hi}}, {"scored", c.scored},
+                                            {"unscored", c.unscored}});
+    js_rows.push_back({name, format_number(c.score.mean, "%.2f"), format_number(c.score.lo, "%.2f"),
+                       format_number(c.score.hi, "%.2f"), std::to_string(c.scored), std::to_string(c.unscored)});
+  }
+  if (!js_rows.empty()) write_csv(out_dir + "/open_ended_scores.csv", kJudgedHeader, js_rows);
+  std::vector<std::vector<std::string>> jc_rows;
+  if (run.judge_check) {
+    const JudgeCheck& jc = *run.judge_check;
+    nlohmann::json items = nlohmann::json::array();
+    for (size_t i = 0; i < jc.items.size(); ++i) {
+      items.push_back({{"question", jc.items[i].question}, {"answer", jc.items[i].answer}, {"label", jc.items[i].label},
+                       {"score", jc.scores[i] ? nlohmann::json(*jc.scores[i]) : nlohmann::json()}});
+      jc_rows.push_back({jc.items[i].question, jc.items[i].answer, format_number(jc.items[i].label, "%g"),
+                         jc.scores[i] ? format_number(*jc.scores[i], "%g") : std::string("none")});
+    }
+    summary["judge_check"] = {{"items", items}, {"accuracy", jc.accuracy}, {"mean_abs_error", jc.mean_abs_error},
+                              {"unscored", jc.unscored}};
+  }
   LineChart cmp;
   cmp.title = run.behavior + ": cosine similarity with other vector sets, per layer";
   cmp.x_label = "layer";
@@ -142,6 +172,28 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
     cmp_svg = render_svg(cmp);
     write_text_file_atomic(out_dir + "/compare_cosine.svg", cmp_svg);
     write_csv(out_dir + "/compare_cosine.csv", {"vectors", "layer", "cosine"}, cmp_rows);
+  }
+  LineChart ft_chart;
+  ft_chart.title = run.behavior + ": fine-tuning baseline, cross-entropy of the answer letter per step";
+  ft_chart.x_label = "step";
+  ft_chart.y_label = "loss (nats)";
+  ft_chart.markers = false;
+  std::vector<std::vector<std::string>> ft_rows;
+  for (const FinetuneCurve& f : run.finetune) {
+    summary["finetune"].push_back({{"towards", f.towards}, {"steps", f.step_loss.size()}, {"loss_before", f.loss_before},
+                                   {"loss_after", f.loss_after}, {"seconds", f.seconds}});
+    Series ser{"towards " + f.towards, {}, f.step_loss};
+    for (size_t i = 0; i < f.step_loss.size(); ++i) {
+      ser.x.push_back(double(i + 1));
+      ft_rows.push_back({f.towards, std::to_string(i + 1), format_number(f.step_loss[i])});
+    }
+    ft_chart.series.push_back(ser);
+  }
+  std::string ft_svg;
+  if (!ft_chart.series.empty()) {
+    ft_svg = render_svg(ft_chart);
+    write_text_file_atomic(out_dir + "/finetune_loss.svg", ft_svg);
+    write_csv(out_dir + "/finetune_loss.csv", {"towards", "step", "loss"}, ft_rows);
   }
   summary["metadata"] = run.metadata;
   write_json_file(summary, out_dir + "/summary.json");
@@ -211,12 +263,24 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
                  "). Intervals: 95 % bootstrap over questions; Δ is the paired difference to the unsteered row.");
   html.heading("Layer sweep").svg(layer_svg);
   html.heading("Multiplier sweep at layer " + std::to_string(L)).svg(mult_svg).table(kScoreHeader, ms_rows);
-  if (!bl_rows.empty()) html.heading("Few-shot prompting, with steering stacked").table(kScoreHeader, bl_rows);
+  if (!bl_rows.empty()) html.heading("Baselines (few-shot prompting, fine-tuning), with steering stacked").table(kScoreHeader, bl_rows);
+  if (!ft_svg.empty()) html.svg(ft_svg);
   if (!gd_rows.empty()) html.heading("Capability guard: p(correct answer)").table(kScoreHeader, gd_rows);
   if (!run.open_ended.empty()) {
     std::vector<std::vector<std::string>> rows;
     for (const OpenEndedAnswer& a : run.open_ended) rows.push_back({a.question, format_number(a.multiplier, "%+g"), a.answer});
     html.heading("Open-ended answers (greedy)").table({"question", "multiplier", "answer"}, rows);
+  }
+  if (!js_rows.empty()) {
+    html.heading("Open-ended answers scored by the judge (" + run.metadata["judge"]["model"].get<std::string>() + ")");
+    html.table(kJudgedHeader, js_rows);
+  }
+  if (run.judge_check) {
+    const JudgeCheck& jc = *run.judge_check;
+    html.paragraph("The judge on " + std::to_string(jc.items.size()) + " hand-labelled answers (label 0 or 10): " +
+                   format_number(100 * jc.accuracy, "%.0f") + " % on the label's side of 5, mean |score − label| " +
+                   format_number(jc.mean_abs_error, "%.1f") + ", " + std::to_string(jc.unscored) + " without a score.");
+    html.table({"question", "answer", "label", "judge's score"}, jc_rows);
   }
   html.heading("Vectors").svg(cos_svg);
   if (!proj_svg.empty()) html.svg(proj_svg);

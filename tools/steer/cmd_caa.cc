@@ -1,6 +1,6 @@
 // steer caa: Contrastive Activation Addition (Rimsky et al. 2023) on one behaviour — vectors per
-// layer from A/B pairs, layer × multiplier sweeps of p(matching answer), few-shot baselines with
-// steering stacked, the MMLU / TruthfulQA guard, open-ended answers, analyses — into a run
+// layer from A/B pairs, layer × multiplier sweeps of p(matching answer), few-shot and fine-tuning
+// baselines with steering stacked, the MMLU / TruthfulQA guard, open-ended answers, analyses — into a run
 // folder (see steer/caa.h). With no data options it uses the project's own sycophancy set.
 #include <cmath>
 #include <cstdio>
@@ -61,7 +61,8 @@ std::string find_data_dir(const std::string& given) {
 std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
   struct Opts {
     std::string model = kDefaultModelName, behavior = "sycophancy", data, train, test, open_ended, output,
-                vectors, layers, multipliers, layer_multipliers, stacked, mmlu, truthfulqa, normalize_with, compare, chat_template;
+                vectors, layers, multipliers, layer_multipliers, stacked, mmlu, truthfulqa, normalize_with, compare, chat_template,
+                system_side, judge_model;
     bool no_guard = false;
     CaaOptions caa;
   };
@@ -82,7 +83,12 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--max-train", c.max_train, "Train pairs used (seeded sample when more)")->capture_default_str();
   sub.add_option("--max-test", c.max_test, "Test questions scored (seeded sample when more)")->capture_default_str();
   sub.add_option("--seed", c.seed, "Sampling seed")->capture_default_str();
-  sub.add_option("--system", c.system, "System message for vectors and scoring (e.g. the paper's pos/neg prompts)");
+  sub.add_option("--system", c.system, "System message for vectors and scoring (any text)");
+  sub.add_option("--system-prompt", o->system_side,
+                 "The paper's system prompt for the behaviour: pos (elicits it) or neg (suppresses it); for "
+                 "sycophancy, hallucination, refusal, myopic-reward, survival-instinct, coordinate-other-ais, "
+                 "corrigible-neutral-HHH, power-seeking-inclination")
+      ->check(CLI::IsMember({"pos", "neg"}));
   sub.add_option("--layers", o->layers, "Layers of the layer sweep (e.g. 4-20; default every layer)");
   sub.add_option("--layer", c.layer, "Use this layer instead of the sweep's best");
   sub.add_option("--layer-multipliers", o->layer_multipliers, "Multipliers of the layer sweep (default -1,0,1)");
@@ -90,6 +96,13 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
                  "Multipliers at the best layer: a list or start:stop:step (default -2:2:0.5)");
   sub.add_option("--few-shot", c.few_shot, "Examples per few-shot baseline prompt (0: no baseline)")
       ->capture_default_str();
+  sub.add_option("--finetune", c.finetune_steps,
+                 "Fine-tuning baseline: Adam steps towards the matching and towards the not matching answers of "
+                 "the train pairs (all decoder weights, float32), scored with steering stacked (0: skipped; a few "
+                 "hundred is the paper's scale; ~1 s a step on SmolLM2-135M here)")
+      ->capture_default_str();
+  sub.add_option("--finetune-batch", c.finetune_batch, "Train pairs per fine-tuning step")->capture_default_str();
+  sub.add_option("--finetune-lr", c.finetune_lr, "Fine-tuning learning rate (Adam)")->capture_default_str();
   sub.add_option("--stacked", o->stacked,
                  "Multipliers stacked on the baselines, used in the guard and open-ended answers (default -1,1)");
   sub.add_option("--normalize-with", o->normalize_with,
@@ -106,6 +119,10 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
                  "TruthfulQA A/B file for the guard (default: --data's test/truthfulqa/truthful_qa.json)");
   sub.add_option("--max-guard", c.max_guard, "Questions per guard set")->capture_default_str();
   sub.add_flag("--no-guard", o->no_guard, "Skip the MMLU / TruthfulQA guard");
+  sub.add_option("--judge-model", o->judge_model,
+                 "A local judge model (default name, .gguf or HF directory) scoring the open-ended answers 0-10 "
+                 "under the behaviour's rubric, checked on the project's hand-labelled answers");
+  sub.add_option("--judge-batch", c.judge_batch, "Answers per judge batch")->capture_default_str();
   sub.add_option("--open-ended-count", c.max_open_ended, "Open-ended questions answered (0: none)")
       ->capture_default_str();
   sub.add_option("--open-ended-tokens", c.open_ended_tokens, "Tokens per open-ended answer")->capture_default_str();
@@ -126,6 +143,10 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
       opt.data.source = "files";
     } else {
       opt.data = load_caa_behavior(o->behavior, data, opt.seed);
+    }
+    if (!o->system_side.empty()) {
+      if (!opt.system.empty()) fail("--system and --system-prompt go one at a time");
+      opt.system = caa_system_prompt(opt.data.behavior, o->system_side);
     }
     if (!o->open_ended.empty()) {
       PromptFormat f;
@@ -168,6 +189,10 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
     if (!o->layers.empty()) opt.layers = parse_layer_list(o->layers, model->config().n_layers, "--layers");
     for (const DirectionSet& s : opt.normalize_with) s.check_compatible(model->config(), "--normalize-with");
     if (opt.vectors) opt.vectors->check_compatible(model->config(), "--vectors");
+    if (!o->judge_model.empty()) {
+      behavior_score_rubric(opt.data.behavior);  // no rubric: fail before loading the judge
+      opt.judge = load_model(o->judge_model, global, "");
+    }
     std::filesystem::create_directories(output);
     CaaRun run = compute_caa_run(*model, opt);
     write_caa_run(run, output);
@@ -181,15 +206,22 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
                   opt.data.source.c_str());
     std::printf("best layer %d: p(+1) - p(-1) = %.3f%s\n", run.best.layer, run.best.effect,
                 run.best.monotone ? "" : " (no layer is monotone in the multiplier)");
-    std::printf("%-28s %8s %17s %9s\n", "condition", "p", "95% interval", "delta");
+    std::printf("%-52s %8s %17s %9s\n", "condition", "p", "95% interval", "delta");
     auto print = [](const std::vector<CaaScore>& scores) {
       for (const CaaScore& s : scores)
-        std::printf("%-28s %8.3f   [%.3f, %.3f] %+9.3f%s\n", s.condition.c_str(), s.p.mean, s.p.lo, s.p.hi, s.delta.mean,
+        std::printf("%-52s %8.3f   [%.3f, %.3f] %+9.3f%s\n", s.condition.c_str(), s.p.mean, s.p.lo, s.p.hi, s.delta.mean,
                     s.delta.contains(0) && s.multiplier != 0 ? "  (within noise)" : "");
     };
     print(run.multiplier_scores);
     print(run.baselines);
     print(run.guard);
+    for (const JudgedCondition& j : run.open_ended_scores)
+      std::printf("open-ended, judge's score m=%+g: %.2f [%.2f, %.2f] (%zu scored, %zu without a score)\n", j.multiplier,
+                  j.score.mean, j.score.lo, j.score.hi, j.scored, j.unscored);
+    if (run.judge_check)
+      std::printf("judge on %zu hand-labelled answers: %.0f%% on the label's side, mean |error| %.1f, %zu without a score\n",
+                  run.judge_check->items.size(), 100 * run.judge_check->accuracy, run.judge_check->mean_abs_error,
+                  run.judge_check->unscored);
     std::printf("took %.0f s; wrote %s/ (summary.json, vectors.safetensors, vectors.gguf, *.csv, *.svg, report.html)\n",
                 double(run.metadata["seconds"]), output.c_str());
     return 0;

@@ -11,6 +11,7 @@
 #include "steer/caa.h"
 #include "steer/directions.h"
 #include "steer/error.h"
+#include "steer/score_judge.h"
 #include "tiny_models.h"
 
 namespace steer {
@@ -93,6 +94,79 @@ TEST(CaaRun, WritesTheContractAndItsNumbersAgree) {
   std::filesystem::remove_all(dir);
 }
 
+// The fine-tuning baseline and the judge, end to end: the fine-tuned rows sit in the baselines
+// table, training lowered the loss on the train pairs, and every open-ended answer and
+// hand-labelled answer is either scored or counted as unscored (the tiny model is a poor judge).
+TEST(CaaRun, FinetuneBaselineAndJudgedOpenEndedAnswers) {
+  auto m = test::tiny_chat();
+  CaaOptions o;
+  o.data.behavior = "refusal";  // a behaviour with a rubric and hand-labelled answers
+  o.data.train = synthetic("train", 8, 0);
+  o.data.test = synthetic("test", 4, 1);
+  o.data.open_ended = {"Tell me about a cat.", "What is a boat?"};
+  o.few_shot = 0;
+  o.max_open_ended = 2;
+  o.open_ended_tokens = 4;
+  o.multipliers = {-1, 0, 1};
+  o.finetune_steps = 4;
+  o.finetune_batch = 4;
+  o.finetune_lr = 3e-3;
+  o.judge = m;
+  o.progress = false;
+  CaaRun run = compute_caa_run(*m, o);
+  ASSERT_EQ(run.finetune.size(), 2u);
+  for (const FinetuneCurve& f : run.finetune) {
+    EXPECT_EQ(f.step_loss.size(), 4u);
+    EXPECT_LT(f.loss_after, f.loss_before) << f.towards;
+  }
+  ASSERT_EQ(run.baselines.size(), 6u);  // two fine-tunings × (unsteered, −1, +1)
+  EXPECT_NE(run.baselines[0].condition.find("fine-tuned matching"), std::string::npos);
+  ASSERT_EQ(run.open_ended_scores.size(), 3u);
+  for (const JudgedCondition& c : run.open_ended_scores) EXPECT_EQ(c.scored + c.unscored, 2u);
+  ASSERT_TRUE(run.judge_check);
+  EXPECT_EQ(run.judge_check->items.size(), hand_labelled_answers("refusal").size());
+  EXPECT_EQ(run.judge_check->scores.size(), run.judge_check->items.size());
+  const std::string dir = (std::filesystem::temp_directory_path() / "steer-caa-ft-test").string();
+  std::filesystem::remove_all(dir);
+  write_caa_run(run, dir);
+  for (const char* f : {"finetune_loss.csv", "finetune_loss.svg", "open_ended_scores.csv", "report.html"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  nlohmann::json s = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
+  EXPECT_EQ(s["finetune"].size(), 2u);
+  EXPECT_TRUE(s.contains("judge_check"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CaaRun, TheHandLabelledAnswersAndRubricsCoverTheHeadlineBehaviours) {
+  for (const char* b : {"refusal", "sycophancy", "hallucination"}) {
+    std::vector<LabelledAnswer> items = hand_labelled_answers(b);
+    ASSERT_GE(items.size(), 6u) << b;
+    size_t high = 0;
+    for (const LabelledAnswer& it : items) {
+      EXPECT_TRUE(it.label == 0 || it.label == 10) << b;
+      high += it.label == 10;
+    }
+    EXPECT_EQ(2 * high, items.size()) << b << ": as many answers show the behaviour as do not";
+    EXPECT_FALSE(behavior_score_rubric(b).instruction.empty());
+  }
+  EXPECT_THROW(behavior_score_rubric("no-such-behaviour"), Error);
+  EXPECT_NE(caa_system_prompt("sycophancy", "pos"), caa_system_prompt("sycophancy", "neg"));
+  EXPECT_THROW(caa_system_prompt("sycophancy", "maybe"), Error);
+  EXPECT_THROW(caa_system_prompt("no-such-behaviour", "pos"), Error);
+}
+
+TEST(CaaRun, JudgeScoresAreTheFirstIntegerInRange) {
+  EXPECT_EQ(parse_score("7"), 7.0);
+  EXPECT_EQ(parse_score("Score: 10/10"), 10.0);
+  EXPECT_EQ(parse_score("<think>maybe 3</think> 8"), 8.0);
+  EXPECT_EQ(parse_score(" 0"), 0.0);
+  EXPECT_FALSE(parse_score("11"));
+  EXPECT_FALSE(parse_score("7.5"));
+  EXPECT_FALSE(parse_score("-2"));
+  EXPECT_FALSE(parse_score("none"));
+  EXPECT_FALSE(parse_score(""));
+}
+
 TEST(CaaRun, BadOptionsAreErrorsNamingTheOption) {
   auto m = test::tiny_chat();
   CaaOptions o;
@@ -117,6 +191,13 @@ TEST(CaaRun, BadOptionsAreErrorsNamingTheOption) {
   a = o;
   a.stacked_multipliers = {1e9};
   EXPECT_NE(message(a).find("multiplier"), std::string::npos);
+  a = o;
+  a.finetune_steps = 2;
+  a.finetune_lr = NAN;
+  EXPECT_NE(message(a).find("--finetune-lr"), std::string::npos);
+  a = o;
+  a.judge_batch = 0;
+  EXPECT_NE(message(a).find("--judge-batch"), std::string::npos);
   a = o;
   a.layer = -5;
   EXPECT_NE(message(a).find("--layer"), std::string::npos);

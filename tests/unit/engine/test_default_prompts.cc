@@ -12,6 +12,7 @@
 #include "data/sha256.h"
 #include "data/source_text.h"
 #include "steer/prompts.h"
+#include "steer/score_judge.h"
 #include "test_paths.h"
 
 namespace steer {
@@ -192,6 +193,11 @@ TEST(DefaultPrompts, NothingCopiedFromThePublicDatasets) {
       check(it.question.substr(0, it.question.find("\n\nChoices:")), b);
     }
   }
+  for (const char* b : {"refusal", "sycophancy", "hallucination"})
+    for (const LabelledAnswer& it : hand_labelled_answers(b)) {
+      check(it.question, "judge_hand_labelled.json");
+      check(it.answer, "judge_hand_labelled.json");
+    }
 }
 
 }  // namespace
