@@ -100,6 +100,9 @@ struct BiasRun {
   nlohmann::json metadata;
 };
 
+// The option bounds compute_bias_run checks first, for callers that check before loading a model:
+// steer::Error naming the option.
+void check_bias_options(const BiasOptions& options);
 BiasRun compute_bias_run(const Model& model, const BiasOptions& options);
 // summary.json: {"domains": {name: {"best_layer", "p_stereotype": {"<m>": p}, "ci95": {"<m>": [lo, hi]},
 // "p_unrelated", "n_test", ...}}, "cosine": {"gender/race": c, ...} at cosine_layer,

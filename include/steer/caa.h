@@ -98,6 +98,10 @@ struct CaaOptions {
   // similarity) or the same behaviour's vectors from another model of the same shape (its
   // base-vs-chat comparison); the cosine with this run's vectors at every common layer.
   std::vector<std::pair<std::string, DirectionSet>> compare;
+  // Another model of the same width (e.g. the base model of this chat model, the paper's
+  // base-vs-chat comparison): its vectors from the same train pairs join `compare`, named
+  // "model:<file name>". Null: none.
+  std::shared_ptr<Model> compare_model;
   size_t few_shot = 3;           // k examples per few-shot prompt (0: no prompting baseline)
   std::vector<double> stacked_multipliers = {-1, 1};  // steering on top of the baselines, the guard, open-ended
   ABSet mmlu, truthfulqa;        // capability guard sets (empty: skipped)
@@ -187,6 +191,9 @@ struct CaaRun {
   nlohmann::json metadata;        // counts, timings, machine, options
 };
 
+// The option bounds compute_caa_run checks first, for callers that check before loading a model
+// (the CLI): steer::Error naming the option.
+void check_caa_options(const CaaOptions& options);
 CaaRun compute_caa_run(const Model& model, const CaaOptions& options);
 // The run folder (created if needed): summary.json (the output contract below), vectors.safetensors
 // and vectors.gguf (llama.cpp control vector; layer 0 is left out as llama.cpp cannot take it),

@@ -95,10 +95,7 @@ std::map<std::string, std::vector<StereoItem>> load_stereoset_domains(const std:
   return out;
 }
 
-BiasRun compute_bias_run(const Model& model, const BiasOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (!model.has_chat_template())
-    fail("bias: " + model.path() + " has no chat template", "pass --chat-template FILE");
+void check_bias_options(const BiasOptions& o) {
   if (o.items.empty()) fail("bias: no domain given");
   if (o.max_train < 2 || o.max_test < 2) fail("bias: max_train and max_test (--max-train, --max-test) must be at least 2");
   if (!(o.test_fraction > 0 && o.test_fraction < 1)) fail("bias: test_fraction must be in (0, 1)");
@@ -108,6 +105,13 @@ BiasRun compute_bias_run(const Model& model, const BiasOptions& o) {
   for (const auto* list : {&o.layer_multipliers, &o.multipliers, &o.refusal_multipliers})
     for (double m : *list)
       if (!std::isfinite(m) || std::abs(m) > 1e4) fail("bias: a multiplier is not finite or beyond ±10000");
+}
+
+BiasRun compute_bias_run(const Model& model, const BiasOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!model.has_chat_template())
+    fail("bias: " + model.path() + " has no chat template", "pass --chat-template FILE");
+  check_bias_options(o);
   const int n_layers = model.config().n_layers;
   std::vector<ChatMessage> system_turn;
   if (!o.system.empty()) system_turn.push_back({"system", o.system});

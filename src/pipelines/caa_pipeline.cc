@@ -211,15 +211,7 @@ BestLayer pick_best_layer(const std::vector<int>& layers, const std::vector<doub
   return best_any;
 }
 
-CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const std::string& behavior = o.data.behavior;
-  if (!model.has_chat_template())
-    fail("caa: " + model.path() + " has no chat template",
-         "CAA reads the answer letter after the chat template's assistant header; pass --chat-template FILE");
-  if (o.data.train.items.size() < 2) fail("caa: '" + behavior + "' has fewer than 2 train pairs");
-  if (o.data.test.items.empty()) fail("caa: '" + behavior + "' has no test questions");
-  // Option bounds, before any work (the CLI passes user numbers straight through).
+void check_caa_options(const CaaOptions& o) {
   auto need = [](bool ok, const std::string& what) {
     if (!ok) fail("caa: " + what);
   };
@@ -232,7 +224,7 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
   need(o.max_open_ended == 0 || (o.open_ended_tokens >= 1 && o.open_ended_tokens <= 4096),
        "open_ended_tokens (--open-ended-tokens) must be in 1..4096");
   need(o.judge_batch >= 1 && o.judge_batch <= 256, "judge_batch (--judge-batch) must be in 1..256");
-  if (o.judge) behavior_score_rubric(behavior);  // a behaviour without a rubric fails before the work
+  if (o.judge) behavior_score_rubric(o.data.behavior);  // a behaviour without a rubric fails before the work
   need(o.layer >= -1, "layer (--layer) must be ≥ 0");
   need(o.finetune_steps >= 0 && o.finetune_steps <= 100000, "finetune_steps (--finetune) must be in 0..100000");
   need(o.finetune_batch >= 1 && o.finetune_batch <= 256, "finetune_batch (--finetune-batch) must be in 1..256");
@@ -241,6 +233,17 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
   need(!o.layer_multipliers.empty() && !o.multipliers.empty(), "the multiplier lists must not be empty");
   for (const auto* list : {&o.layer_multipliers, &o.multipliers, &o.stacked_multipliers})
     for (double m : *list) need(std::isfinite(m) && std::abs(m) <= 1e4, "a multiplier is not finite or beyond ±10000");
+}
+
+CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string& behavior = o.data.behavior;
+  if (!model.has_chat_template())
+    fail("caa: " + model.path() + " has no chat template",
+         "CAA reads the answer letter after the chat template's assistant header; pass --chat-template FILE");
+  if (o.data.train.items.size() < 2) fail("caa: '" + behavior + "' has fewer than 2 train pairs");
+  if (o.data.test.items.empty()) fail("caa: '" + behavior + "' has no test questions");
+  check_caa_options(o);
   const int n_layers = model.config().n_layers;
   CaaRun run;
   run.behavior = behavior;
@@ -301,7 +304,16 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
     run.proj_not_matching.push_back(at::matmul(side_n[size_t(l)], u).mean().item<double>());
   }
 
-  for (const auto& [name, other] : o.compare) {
+  std::vector<std::pair<std::string, DirectionSet>> compare = o.compare;
+  if (o.compare_model) {
+    if (o.compare_model->config().d_model != model.config().d_model)
+      fail("caa: the model to compare (" + o.compare_model->path() + ") has d_model " +
+           std::to_string(o.compare_model->config().d_model) + ", this model " + std::to_string(model.config().d_model));
+    PairVectors other = extract_pair_vectors(*o.compare_model, train, o.system, o.progress, "vectors (compare model)",
+                                             o.data.train.name, o.data.train.sha256);
+    compare.push_back({"model:" + fs::path(o.compare_model->path()).filename().string(), other.vectors});
+  }
+  for (const auto& [name, other] : compare) {
     if (other.meta().d_model != 0 && other.meta().d_model != model.config().d_model)
       fail("caa: the vectors to compare '" + name + "' have d_model " + std::to_string(other.meta().d_model) +
            ", this model " + std::to_string(model.config().d_model));

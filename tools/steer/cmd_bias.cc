@@ -54,6 +54,7 @@ std::function<int()> setup_bias(CLI::App& sub, const GlobalOptions& global) {
     if (domains.empty()) fail("--domains: no domain given");
     opt.items = load_stereoset_domains(dir, domains);
     if (!o->refusal.empty()) opt.refusal = load_directions(o->refusal);
+    check_bias_options(opt);  // before the model loads
     auto model = load_model(o->model, global, o->chat_template);
     if (opt.refusal) opt.refusal->check_compatible(model->config(), "--refusal");
     std::filesystem::create_directories(o->output);

@@ -62,7 +62,7 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
   struct Opts {
     std::string model = kDefaultModelName, behavior = "sycophancy", data, train, test, open_ended, output,
                 vectors, layers, multipliers, layer_multipliers, stacked, mmlu, truthfulqa, normalize_with, compare, chat_template,
-                system_side, judge_model;
+                system_side, judge_model, compare_model;
     bool no_guard = false;
     CaaOptions caa;
   };
@@ -114,6 +114,9 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--compare-vectors", o->compare,
                  "Vector files to compare with, comma-separated, NAME=FILE or FILE (named by its folder): other "
                  "behaviours' vectors, or this behaviour's from another model of the same shape; cosine per layer");
+  sub.add_option("--compare-model", o->compare_model,
+                 "Another model of the same width (e.g. the base model of this chat model): its vectors from the "
+                 "same train pairs, cosine per layer with this model's (the paper's base-vs-chat comparison)");
   sub.add_option("--mmlu", o->mmlu, "MMLU A/B file for the capability guard (default: --data's test/mmlu/mmlu.json)");
   sub.add_option("--truthfulqa", o->truthfulqa,
                  "TruthfulQA A/B file for the guard (default: --data's test/truthfulqa/truthful_qa.json)");
@@ -185,10 +188,12 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
     if (!o->vectors.empty()) opt.vectors = load_directions(o->vectors);
     const std::string output = o->output.empty() ? "runs/caa-" + opt.data.behavior : o->output;
 
+    check_caa_options(opt);  // before any model loads
     auto model = load_model(o->model, global, o->chat_template);
     if (!o->layers.empty()) opt.layers = parse_layer_list(o->layers, model->config().n_layers, "--layers");
     for (const DirectionSet& s : opt.normalize_with) s.check_compatible(model->config(), "--normalize-with");
     if (opt.vectors) opt.vectors->check_compatible(model->config(), "--vectors");
+    if (!o->compare_model.empty()) opt.compare_model = load_model(o->compare_model, global, o->chat_template);
     if (!o->judge_model.empty()) {
       behavior_score_rubric(opt.data.behavior);  // no rubric: fail before loading the judge
       opt.judge = load_model(o->judge_model, global, "");

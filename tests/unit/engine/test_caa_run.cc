@@ -1,7 +1,7 @@
 // `steer caa`'s pipeline end to end on the real tiny model with a small chat template and a
 // synthetic A/B set: the run folder holds what the output contract promises, the numbers in it
 // agree with each other (the multiplier sweep's m = 0 row is the layer sweep's unsteered score,
-// up to float32 rounding across batch sizes (1e-5), every interval holds its mean), and a vector set compared with itself has cosine 1.
+// up to float32 rounding across batch sizes (1e-5), every interval holds its mean), and a vector set compared with itself (or with the same model's, re-extracted) has cosine 1.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -48,6 +48,7 @@ TEST(CaaRun, WritesTheContractAndItsNumbersAgree) {
   o.progress = false;
   CaaRun run = compute_caa_run(*m, o);
   o.compare = {{"itself", run.vectors}};
+  o.compare_model = m;  // the same model again: its vectors from the same pairs are these
   o.vectors = run.vectors;  // and again from the written vectors: same sweep
   CaaRun again = compute_caa_run(*m, o);
   const std::string dir = (std::filesystem::temp_directory_path() / "steer-caa-run-test").string();
@@ -84,7 +85,10 @@ TEST(CaaRun, WritesTheContractAndItsNumbersAgree) {
   for (size_t i = 0; i < run.multiplier_scores.size(); ++i)
     EXPECT_NEAR(again.multiplier_scores[i].p.mean, run.multiplier_scores[i].p.mean, 1e-9);
   EXPECT_EQ(again.best.layer, run.best.layer);
-  for (const auto& [layer, c] : again.compare_cosine.at(0).second) EXPECT_NEAR(c, 1.0, 1e-6) << layer;
+  ASSERT_EQ(again.compare_cosine.size(), 2u);
+  for (const auto& [name, cosines] : again.compare_cosine)
+    for (const auto& [layer, c] : cosines) EXPECT_NEAR(c, 1.0, 1e-6) << name << " layer " << layer;
+  EXPECT_EQ(again.compare_cosine[1].first, "model:stories260K.gguf");
   EXPECT_EQ(s["baselines"].size(), 6u);  // two few-shot prompts × (unsteered, −1, +1)
   EXPECT_EQ(s["guard"].size(), 3u);
   nlohmann::json oe = nlohmann::json::parse(std::ifstream(dir + "/open_ended.json"));
