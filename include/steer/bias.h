@@ -24,6 +24,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -70,6 +71,9 @@ struct BiasOptions {
   std::vector<double> refusal_multipliers = {-1, 0, 1};  // bias vector added while refusal is measured
   size_t n_refusal_prompts = 32;                        // harmful and harmless each (default sets)
   std::optional<DirectionSet> refusal;                  // a refusal direction (one layer, hook_resid_pre)
+  // Another model of the same shape: each domain's vectors from the same train items, compared
+  // with this model's per layer, and the domains' cosines in that model. Null: none.
+  std::shared_ptr<Model> compare_model;
   int batch_size = 32;
   bool progress = true;
   std::string note;
@@ -97,6 +101,11 @@ struct BiasRun {
   std::vector<BiasDomain> domains;
   int cosine_layer = -1;  // the layer the domain cosines are reported at (median best layer)
   std::map<std::string, std::vector<double>> cosine_by_layer;  // "gender/race" → per layer
+  // With a compare model: its name, each domain's cosine with that model's vector per layer, and
+  // the domain pairs' cosines per layer in that model.
+  std::string compare_model;
+  std::map<std::string, std::vector<double>> cross_model_cosine;    // "gender" → per layer
+  std::map<std::string, std::vector<double>> compare_cosine_by_layer;  // "gender/race" → per layer
   nlohmann::json metadata;
 };
 
@@ -107,7 +116,9 @@ BiasRun compute_bias_run(const Model& model, const BiasOptions& options);
 // summary.json: {"domains": {name: {"best_layer", "p_stereotype": {"<m>": p}, "ci95": {"<m>": [lo, hi]},
 // "p_unrelated", "n_test", ...}}, "cosine": {"gender/race": c, ...} at cosine_layer,
 // "cosine_layer", "bias_refusal": [...]}; <domain>/vectors.safetensors and .gguf;
-// p_stereotype.csv, bias_refusal.csv, cosine.csv; p_stereotype.svg, cosine.svg; report.html.
+// p_stereotype.csv, bias_refusal.csv, cosine.csv; p_stereotype.svg, cosine.svg; report.html;
+// with a compare model also "compare_model", "cross_model_cosine", "compare_cosine_by_layer" in
+// summary.json and compare_model_cosine.csv.
 void write_bias_run(const BiasRun& run, const std::string& out_dir);
 
 }  // namespace steer

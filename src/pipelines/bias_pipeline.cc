@@ -135,6 +135,11 @@ BiasRun compute_bias_run(const Model& model, const BiasOptions& o) {
   meta["seed"] = o.seed;
   if (!o.note.empty()) meta["note"] = o.note;
 
+  if (o.compare_model && (o.compare_model->config().d_model != model.config().d_model ||
+                          o.compare_model->config().n_layers != model.config().n_layers))
+    fail("bias: the model to compare (" + o.compare_model->path() + ") has another width or layer count than " +
+         model.path());
+  std::map<std::string, DirectionSet> compare_vectors;  // domain → the compare model's vectors
   for (const auto& [domain, raw] : o.items) {
     const auto t_domain = std::chrono::steady_clock::now();
     std::vector<BiasItem> items = build_bias_items(raw, domain, o.seed);
@@ -156,6 +161,10 @@ BiasRun compute_bias_run(const Model& model, const BiasOptions& o) {
     for (const BiasItem& b : test) test_pairs.push_back(b.pair);
 
     PairVectors pv = extract_pair_vectors(model, train_pairs, o.system, o.progress, "vectors (" + domain + ")", "stereoset_" + domain, "");
+    if (o.compare_model)
+      compare_vectors[domain] = extract_pair_vectors(*o.compare_model, train_pairs, o.system, o.progress,
+                                                     "vectors (" + domain + ", compare model)", "stereoset_" + domain, "")
+                                    .vectors;
     d.vectors = pv.vectors;
     d.vectors.meta().method = "caa-bias";
     d.vectors.meta().extra["domain"] = domain;
@@ -260,6 +269,19 @@ BiasRun compute_bias_run(const Model& model, const BiasOptions& o) {
       for (int l = 0; l < n_layers; ++l)
         c.push_back(cosine(run.domains[i].vectors.at_layer(l), run.domains[j].vectors.at_layer(l)));
     }
+  if (o.compare_model) {
+    run.compare_model = std::filesystem::path(o.compare_model->path()).filename().string();
+    for (size_t i = 0; i < run.domains.size(); ++i) {
+      const BiasDomain& d = run.domains[i];
+      const DirectionSet& other = compare_vectors.at(d.name);
+      for (int l = 0; l < n_layers; ++l) run.cross_model_cosine[d.name].push_back(cosine(d.vectors.at_layer(l), other.at_layer(l)));
+      for (size_t j = i + 1; j < run.domains.size(); ++j) {
+        const DirectionSet& other_j = compare_vectors.at(run.domains[j].name);
+        std::vector<double>& c = run.compare_cosine_by_layer[d.name + "/" + run.domains[j].name];
+        for (int l = 0; l < n_layers; ++l) c.push_back(cosine(other.at_layer(l), other_j.at_layer(l)));
+      }
+    }
+  }
   meta["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return run;
 }

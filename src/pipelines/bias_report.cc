@@ -90,6 +90,17 @@ void write_bias_run(const BiasRun& run, const std::string& out_dir) {
     }
     c_chart.series.push_back(s);
   }
+  std::vector<std::vector<std::string>> x_rows;
+  if (!run.compare_model.empty()) {
+    summary["compare_model"] = run.compare_model;
+    summary["cross_model_cosine"] = run.cross_model_cosine;
+    summary["compare_cosine_by_layer"] = run.compare_cosine_by_layer;
+    for (const auto& [domain, c] : run.cross_model_cosine)
+      for (size_t l = 0; l < c.size(); ++l) x_rows.push_back({domain, "same domain, other model", std::to_string(l), format_number(c[l])});
+    for (const auto& [pair, c] : run.compare_cosine_by_layer)
+      for (size_t l = 0; l < c.size(); ++l) x_rows.push_back({pair, "domains, other model", std::to_string(l), format_number(c[l])});
+    write_csv(out_dir + "/compare_model_cosine.csv", {"vectors", "comparison", "layer", "cosine"}, x_rows);
+  }
   summary["bias_refusal"] = bias_refusal;
   summary["metadata"] = run.metadata;
   write_json_file(summary, out_dir + "/summary.json");
@@ -113,6 +124,20 @@ void write_bias_run(const BiasRun& run, const std::string& out_dir) {
                  "p_unrelated is the sanity rate. Intervals: 95 % bootstrap over items.");
   html.heading("Bias score under steering").svg(p_svg).table(ph, p_rows);
   if (!c_svg.empty()) html.heading("Domain vectors compared").svg(c_svg);
+  if (!run.compare_model.empty()) {
+    LineChart x;
+    x.title = "each domain's vector vs " + run.compare_model + "'s, per layer";
+    x.x_label = "layer";
+    x.y_label = "cosine";
+    for (const auto& [domain, c] : run.cross_model_cosine) {
+      Series ser{domain, {}, c};
+      for (size_t l = 0; l < c.size(); ++l) ser.x.push_back(double(l));
+      x.series.push_back(ser);
+    }
+    const std::string x_svg = render_svg(x);
+    write_text_file_atomic(out_dir + "/compare_model_cosine.svg", x_svg);
+    html.heading("Compared with " + run.compare_model).svg(x_svg);
+  }
   html.heading("Bias vector vs refusal (first-token refusal score; rate = share > 0)").table(rh, r_rows);
   html.write(out_dir + "/report.html");
 }

@@ -15,7 +15,7 @@ namespace steer::cli {
 
 std::function<int()> setup_bias(CLI::App& sub, const GlobalOptions& global) {
   struct Opts {
-    std::string model = kDefaultModelName, stereoset, domains = "gender,race,religion", refusal, output = "runs/bias",
+    std::string model = kDefaultModelName, stereoset, domains = "gender,race,religion", refusal, output = "runs/bias", compare_model,
                 chat_template;
     BiasOptions bias;
   };
@@ -35,6 +35,9 @@ std::function<int()> setup_bias(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--refusal-prompts", b.n_refusal_prompts, "Harmful and harmless prompts for the refusal score")
       ->capture_default_str();
   sub.add_option("--batch-size", b.batch_size, "Prompts (or settings) per forward pass")->capture_default_str();
+  sub.add_option("--compare-model", o->compare_model,
+                 "Another model of the same shape: each domain's vectors from the same items, cosine per layer "
+                 "with this model's, and the domains' cosines in that model");
   sub.add_option("--chat-template", o->chat_template, "A chat template file overriding the model's");
   sub.add_option("-o,--output", o->output, "Run folder")->capture_default_str();
   return [o, &global]() {
@@ -57,6 +60,7 @@ std::function<int()> setup_bias(CLI::App& sub, const GlobalOptions& global) {
     check_bias_options(opt);  // before the model loads
     auto model = load_model(o->model, global, o->chat_template);
     if (opt.refusal) opt.refusal->check_compatible(model->config(), "--refusal");
+    if (!o->compare_model.empty()) opt.compare_model = load_model(o->compare_model, global, o->chat_template);
     std::filesystem::create_directories(o->output);
     BiasRun run = compute_bias_run(*model, opt);
     write_bias_run(run, o->output);
@@ -76,6 +80,9 @@ std::function<int()> setup_bias(CLI::App& sub, const GlobalOptions& global) {
     }
     for (const auto& [pair, c] : run.cosine_by_layer)
       std::printf("cosine %s at layer %d: %.3f\n", pair.c_str(), run.cosine_layer, c.at(size_t(run.cosine_layer)));
+    for (const auto& [domain, c] : run.cross_model_cosine)
+      std::printf("cosine of %s with %s's vector at layer %d: %.3f\n", domain.c_str(), run.compare_model.c_str(),
+                  run.cosine_layer, c.at(size_t(run.cosine_layer)));
     std::printf("took %.0f s; wrote %s/ (summary.json, <domain>/vectors.*, *.csv, *.svg, report.html)\n",
                 double(run.metadata["seconds"]), o->output.c_str());
     return 0;

@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "steer/bias.h"
 #include "steer/caa.h"
 #include "steer/error.h"
+#include "tiny_models.h"
 
 namespace steer {
 namespace {
@@ -87,6 +91,50 @@ TEST(BiasItems, KeepDomainsApartAreSeededAndBalanced) {
   EXPECT_GT(differ, 10);
   EXPECT_EQ(build_bias_items(all, "race", 42).size(), 20u);
   EXPECT_THROW(build_bias_items(all, "religion", 42), Error);
+}
+
+// The bias pipeline end to end on the tiny model: per-domain scores with intervals, the output
+// contract, and the same model as the compare model gives cosine 1 with itself at every layer.
+TEST(BiasRun, EndToEndOnTheTinyModelWithACompareModel) {
+  auto m = test::tiny_chat();
+  BiasOptions o;
+  const std::vector<StereoItem> all = synthetic_items();
+  o.items["gender"] = all;
+  o.items["race"] = all;
+  o.max_train = 8;
+  o.max_test = 4;
+  o.multipliers = {-1, 0, 1};
+  o.refusal_multipliers = {0};
+  o.n_refusal_prompts = 2;
+  o.compare_model = m;
+  o.progress = false;
+  BiasRun run = compute_bias_run(*m, o);
+  ASSERT_EQ(run.domains.size(), 2u);
+  for (const BiasDomain& d : run.domains) {
+    EXPECT_EQ(d.n_test, 4u);
+    ASSERT_EQ(d.p_stereotype.size(), 3u);
+    for (const Interval& p : d.p_stereotype) {
+      EXPECT_LE(p.lo, p.mean);
+      EXPECT_LE(p.mean, p.hi);
+    }
+    for (double c : run.cross_model_cosine.at(d.name)) EXPECT_NEAR(c, 1.0, 1e-6) << d.name;
+  }
+  ASSERT_EQ(run.cosine_by_layer.size(), 1u);
+  const auto& [pair, c] = *run.cosine_by_layer.begin();
+  EXPECT_EQ(pair, "gender/race");
+  for (size_t l = 0; l < c.size(); ++l) EXPECT_NEAR(run.compare_cosine_by_layer.at(pair)[l], c[l], 1e-6);
+  const std::string dir = (std::filesystem::temp_directory_path() / "steer-bias-run-test").string();
+  std::filesystem::remove_all(dir);
+  write_bias_run(run, dir);
+  nlohmann::json s = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
+  for (const char* d : {"gender", "race"}) {
+    EXPECT_TRUE(s["domains"][d].contains("best_layer")) << d;
+    EXPECT_TRUE(s["domains"][d].contains("p_stereotype")) << d;
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + d + "/vectors.safetensors")) << d;
+  }
+  EXPECT_TRUE(s["cosine"].contains("gender/race"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/compare_model_cosine.csv"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
