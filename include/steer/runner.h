@@ -18,7 +18,8 @@
 // while no per-row hook is attached (HookSet::has_per_row_hooks); row-independent hooks see the
 // prefix row with the batch's shortest prompt length and earliest instruction end.
 //
-// Failure: steer::Error for an empty prompt, a batch size < 1, ids that repeat or are unknown.
+// Failure: steer::Error for an empty prompt, a prompt longer than the model's context length, a
+// batch size < 1, ids that repeat or are unknown.
 #pragma once
 #include <ATen/core/Tensor.h>
 

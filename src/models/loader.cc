@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -33,7 +35,17 @@ DType default_dtype() { return cpu_features().native_bf16() ? DType::kBFloat16 :
 void set_compute_threads(int threads) {
   fix_blas_kernels();
   keep_freed_memory();
-  at::set_num_threads(threads > 0 ? threads : available_cpus());
+  const int cpus = available_cpus();
+  if (threads > cpus) {
+    // More threads than CPUs only wait on each other (a 1-second job took minutes). Warned once:
+    // the CLI sets threads and Model::load sets them again.
+    static std::atomic<int> warned{0};
+    if (warned.exchange(threads) != threads)
+      std::fprintf(stderr, "warning: --threads %d is more than the %d CPU%s this process may use; using %d\n", threads,
+                   cpus, cpus == 1 ? "" : "s", cpus);
+    threads = cpus;
+  }
+  at::set_num_threads(threads > 0 ? threads : cpus);
 }
 
 DType parse_dtype(const std::string& s) {
