@@ -49,8 +49,11 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
     for (int32_t id : tok.stop_ids()) stop_ids.insert(id);
 
   const int64_t N = prompts.size(), max_rows = options.batch_size;
-  // Every row stops at the context length: its budget of new tokens, and so its KV cache, is
-  // bounded by what the context leaves after its prompt, however large max_new_tokens is.
+  // Every row stops at the context length: its budget of new tokens is what the context leaves
+  // after its prompt, however large max_new_tokens is. The KV cache reserves at most
+  // kMaxReserve slots up front and grows with the tokens made (DecodeBatch), so a file that
+  // claims a huge context costs memory only for tokens actually generated.
+  constexpr int64_t kMaxReserve = 512;
   const int64_t context = model.config().context_length;
   std::vector<int64_t> budget(N);
   for (int64_t i = 0; i < N; ++i) {
@@ -85,7 +88,7 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
       int64_t reserve = 0;
       for (int64_t i : ids) {
         joining.push_back(prompts[i]);
-        reserve = std::max(reserve, budget[i]);
+        reserve = std::max(reserve, std::min(budget[i], kMaxReserve));
       }
       next_in += n;
       auto t0 = clock::now();

@@ -23,8 +23,18 @@ std::vector<std::vector<int64_t>> Runner::plan(const std::vector<EncodedPrompt>&
     std::stable_sort(order.begin(), order.end(),
                      [&](int64_t a, int64_t b) { return prompts[a].ids.size() < prompts[b].ids.size(); });
   std::vector<std::vector<int64_t>> batches;
-  for (size_t i = 0; i < order.size(); i += options_.batch_size)
-    batches.emplace_back(order.begin() + i, order.begin() + std::min(order.size(), i + size_t(options_.batch_size)));
+  int64_t longest = 0;
+  for (int64_t i : order) {
+    const int64_t len = int64_t(prompts[i].ids.size());
+    const bool full = !batches.empty() && (int64_t(batches.back().size()) == options_.batch_size ||
+                                           int64_t(batches.back().size() + 1) * std::max(longest, len) > kMaxBatchTokens);
+    if (batches.empty() || full) {
+      batches.emplace_back();
+      longest = 0;
+    }
+    batches.back().push_back(i);
+    longest = std::max(longest, len);
+  }
   return batches;
 }
 

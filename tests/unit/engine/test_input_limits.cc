@@ -1,7 +1,8 @@
 // Numbers a user types or a file gives that size allocations (issue 16, classes 2 and 5): layer
 // ranges and position ranges are bounded before they are expanded, a prompt never runs past the
 // model's context, generation stops at the context with finish reason "context" however large
-// --max-tokens is, and --threads is capped at the CPUs the process may use.
+// --max-tokens is, batches are split by tokens however large --batch-size is, and --threads is
+// capped at the CPUs the process may use.
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
@@ -90,6 +91,24 @@ TEST(InputLimits, APromptBeyondTheContextIsAnErrorBeforeAnyWork) {
   Runner runner(*m);
   e = error_of([&] { runner.prepare({longer}, {0}, {}); });
   EXPECT_NE(e.find("the model's context holds " + std::to_string(context)), std::string::npos) << e;
+}
+
+TEST(InputLimits, AHugeBatchSizeIsSplitByTokens) {
+  // --batch-size 1000000 over many prompts sized one forward by the whole prompt set.
+  Runner runner(*test::tiny(), {/*batch_size=*/1000000});
+  std::vector<EncodedPrompt> prompts(100);
+  for (auto& p : prompts) p.ids.assign(1000, 5), p.instruction_end = 1000;
+  prompts[7].ids.assign(Runner::kMaxBatchTokens + 1, 5);  // too long to share a batch: runs alone
+  auto plan = runner.plan(prompts);
+  size_t total = 0;
+  for (const auto& batch : plan) {
+    int64_t longest = 0;
+    for (int64_t i : batch) longest = std::max<int64_t>(longest, prompts[i].ids.size());
+    EXPECT_TRUE(batch.size() == 1 || int64_t(batch.size()) * longest <= Runner::kMaxBatchTokens) << batch.size();
+    total += batch.size();
+  }
+  EXPECT_EQ(total, prompts.size());
+  EXPECT_EQ(plan.front().size(), 16u);  // 16 × 1000 tokens fit, 17 do not
 }
 
 TEST(InputLimits, ThreadsAreCappedAtTheAvailableCpus) {
