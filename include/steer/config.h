@@ -1,6 +1,8 @@
 // ModelConfig: the one plain struct that drives every difference between model families.
 // Filled from GGUF metadata (config_from_gguf) or a Hugging Face config.json
-// (config_from_hf); for the same model both give equal structs (tested).
+// (config_from_hf); for the same model both give equal structs (tested). Every field is checked
+// before it is used (type, range, what it must divide), so a corrupt or hostile file is a
+// steer::Error naming the file and the field, never a crash or a huge allocation.
 #pragma once
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -61,6 +63,8 @@ struct ModelConfig {
 
 ModelConfig config_from_gguf(const GGUFFile& file);
 ModelConfig config_from_hf(const nlohmann::json& config_json, const std::string& path_for_errors);
+// DIR/config.json read (a regular file of bounded size) and passed to config_from_hf.
+ModelConfig config_from_hf_dir(const std::string& dir);
 
 bool operator==(const ModelConfig& a, const ModelConfig& b);
 

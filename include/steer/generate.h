@@ -2,7 +2,8 @@
 // sorted by length and prefilled in batches (a prefix they share runs once), then decoded one
 // token per row per step; a row that stops (EOS / end-of-turn token, a stop string, or
 // max_new_tokens) leaves the batch and waiting prompts join it — continuous batching — until
-// every prompt is done. Results come back in the order of the prompts. Hooks attached to the
+// every prompt is done. Results come back in the order of the prompts. A prompt longer than the
+// model's context length is a steer::Error (Runner); generation stops at the context length. Hooks attached to the
 // HookSet apply to every prefill and decode step (HookContext tells which); per-row hooks select
 // rows by prompt index (BatchState::id).
 #pragma once
@@ -31,7 +32,8 @@ struct Generation {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> ids;     // generated tokens (a final EOS is not included)
   std::string text;             // decoded, cut at a stop string
-  std::string finish_reason;    // "eos", "stop" or "length"
+  std::string finish_reason;    // "eos", "stop", "length" (max_new_tokens) or "context" (the
+                                // model's context length came first)
 };
 
 // Chat-formats one user message (optional system message) with the model's template.

@@ -41,7 +41,9 @@ struct PositionSelector {
   static PositionSelector after_instruction() { return {Kind::kAfterInstruction, {}}; }
   static PositionSelector explicit_indices(std::vector<int64_t> idx) { return {Kind::kExplicit, std::move(idx)}; }
   // "all", "prompt", "generated", "after-instruction", or indices "-5,-4,-1" / a range "-5..-1"
-  // (inclusive). steer::Error naming the text otherwise.
+  // (inclusive), each index within ±kMaxPosition (no context is longer; it bounds what a typed
+  // range allocates). steer::Error naming the text otherwise.
+  static constexpr int64_t kMaxPosition = 1 << 20;
   static PositionSelector parse(const std::string& text);
   std::string to_string() const;  // the form parse() reads
 

@@ -30,7 +30,9 @@ enum class DType { kFloat32, kBFloat16 };
 DType default_dtype();                   // bf16 where the CPU multiplies bf16 natively, else fp32
 DType parse_dtype(const std::string& s); // "f32"/"fp32"/"float32", "bf16"/"bfloat16", "auto"
 
-// libtorch's intra-op threads: `threads` > 0 as given; 0 → every CPU this process may run on.
+// libtorch's intra-op threads: `threads` > 0 as given, capped at the CPUs this process may run on
+// (its affinity mask; more only makes threads wait on each other; a warning on stderr says so, once);
+// 0 → every CPU this process may run on.
 // Not libtorch's own default, which counts cores through cpuinfo and on some VMs sees the vCPUs
 // as hyper-threads of one core, so runs on ONE thread (seen here: 2 vCPUs, 1 thread, every
 // forward twice as slow). Model::load calls it with LoadOptions::threads. It also makes

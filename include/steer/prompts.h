@@ -116,6 +116,11 @@ struct PromptFormat {
 // unknown preset, or when no prompt is found.
 PromptSet load_prompts(const std::string& path, const PromptFormat& format = {});
 
+// The non-empty lines of a text file, as they are (no comments, no trimming): `steer generate
+// --prompt-file`. The file must be a regular file of at most 256 MiB; steer::Error naming
+// `what` and the path otherwise.
+std::vector<std::string> read_nonempty_lines(const std::string& path, const std::string& what);
+
 // As load_prompts, for bytes already in memory. `source` names them in errors and becomes
 // PromptSet::path; its extension drives format detection as for a path.
 PromptSet parse_prompts(const std::string& bytes, const std::string& source,

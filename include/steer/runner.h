@@ -18,7 +18,8 @@
 // while no per-row hook is attached (HookSet::has_per_row_hooks); row-independent hooks see the
 // prefix row with the batch's shortest prompt length and earliest instruction end.
 //
-// Failure: steer::Error for an empty prompt, a batch size < 1, ids that repeat or are unknown.
+// Failure: steer::Error for an empty prompt, a prompt longer than the model's context length, a
+// batch size < 1, ids that repeat or are unknown.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -76,8 +77,11 @@ class Runner {
   const Model& model() const { return model_; }
   const BatchOptions& options() const { return options_; }
 
-  // Which prompts run together: indices into `prompts`, at most batch_size per batch, by
-  // length (stable) when sort_by_length, else in the order given.
+  // Which prompts run together: indices into `prompts`, at most batch_size per batch and at most
+  // kMaxBatchTokens padded tokens (rows × longest; a longer prompt runs alone), by length
+  // (stable) when sort_by_length, else in the order given. The token bound keeps a large
+  // --batch-size over many prompts from sizing activations by the whole prompt set.
+  static constexpr int64_t kMaxBatchTokens = 1 << 14;
   std::vector<std::vector<int64_t>> plan(const std::vector<EncodedPrompt>& prompts) const;
 
   // The leading tokens prompts[rows] share that may run once for them (≥ 4 tokens, before every

@@ -52,9 +52,13 @@ std::vector<std::string> all_site_names(int n_layers);
 
 // A list of 0-based layers: "all", "0-29", "3,5,7", "0-5,10"; sorted, without duplicates.
 // n_layers > 0 bounds the layers ("all" is 0..n_layers−1); n_layers ≤ 0 when the model is not
-// known yet (a steering spec read before the model loads): no "all", no upper bound. steer::Error
+// known yet (a steering spec read before the model loads): no "all", and layers stop at
+// kMaxModelLayers − 1 (no model has that many; it bounds what a typed range allocates). steer::Error
 // naming the text (prefixed by `what`, e.g. "--add", when given) and, when known, the model's
 // layer count, when the text is malformed or a layer is out of range.
 std::vector<int> parse_layer_list(const std::string& text, int n_layers, const std::string& what = "");
+
+// The most layers a model may have (configs with more are refused: a layer count sizes allocations).
+constexpr int kMaxModelLayers = 1024;
 
 }  // namespace steer

@@ -107,6 +107,8 @@ std::vector<int> parse_layer_list(const std::string& text, int n_layers, const s
     int v = std::stoi(s);
     if (bounded && v >= n_layers)
       bad("layer " + s + " is out of range (the model has " + std::to_string(n_layers) + " layers)");
+    if (!bounded && v >= kMaxModelLayers)  // a range up to it would be allocated layer by layer
+      bad("layer " + s + " is out of range (no model has more than " + std::to_string(kMaxModelLayers) + " layers)");
     return v;
   };
   std::set<int> out;

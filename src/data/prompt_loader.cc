@@ -387,4 +387,16 @@ PromptSet load_prompts(const std::string& path, const PromptFormat& format) {
   return parse_prompts(read_file_bytes(path, "prompt file"), path, format);
 }
 
+std::vector<std::string> read_nonempty_lines(const std::string& path, const std::string& what) {
+  const std::string bytes = read_file_bytes(path, what);
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < bytes.size();) {
+    size_t end = bytes.find('\n', start);
+    if (end == std::string::npos) end = bytes.size();
+    if (end > start) lines.push_back(bytes.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
 }  // namespace steer

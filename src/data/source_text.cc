@@ -8,20 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/read_file.h"
 #include "steer/error.h"
 
 namespace steer {
 
 std::string read_file_bytes(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    fail("cannot open " + what + " '" + path + "': " + std::strerror(errno),
-         "check the path; relative paths are taken from the current directory");
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) fail("cannot read " + what + " '" + path + "'", "is it a regular file?");
-  return buf.str();
+  return read_regular_file(path, what);
 }
 
 std::string file_name(const std::string& path) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/read_file.h"
 #include "steer/error.h"
 #include "steer/progress.h"
 #include "steer/generate.h"
@@ -137,11 +138,7 @@ JudgeRubric parse_rubric(const std::string& json_text, const std::string& source
 }
 
 JudgeRubric load_rubric(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read rubric file " + path, "check the path");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return parse_rubric(bytes.str(), path);
+  return parse_rubric(read_regular_file(path, "rubric file", size_t(1) << 20), path);
 }
 
 std::string render_rubric(const JudgeRubric& rubric, const std::string& prompt, const std::string& response) {

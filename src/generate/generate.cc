@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -48,6 +49,21 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
     for (int32_t id : tok.stop_ids()) stop_ids.insert(id);
 
   const int64_t N = prompts.size(), max_rows = options.batch_size;
+  // Every row stops at the context length: its budget of new tokens is what the context leaves
+  // after its prompt, however large max_new_tokens is. The KV cache reserves at most
+  // kMaxReserve slots up front and grows with the tokens made (DecodeBatch), so a file that
+  // claims a huge context costs memory only for tokens actually generated.
+  constexpr int64_t kMaxReserve = 512;
+  const int64_t context = model.config().context_length;
+  std::vector<int64_t> budget(N);
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t len = int64_t(prompts[i].ids.size());
+    if (len >= context)
+      fail("prompt " + std::to_string(i + 1) + " has " + std::to_string(len) + " tokens; the model's context holds " +
+               std::to_string(context) + ", leaving no room to generate",
+           "shorten the prompt (steer tokenize counts its tokens)");
+    budget[i] = std::min<int64_t>(options.max_new_tokens, context - len);
+  }
   std::vector<Generation> out(N);
   for (int64_t i = 0; i < N; ++i) out[i].prompt_ids = prompts[i].ids;
   std::vector<int64_t> queue;  // prompt indices, shortest first: joiners of a prefill pad little
@@ -69,10 +85,14 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
       const size_t n = std::min<size_t>(free, queue.size() - next_in);
       std::vector<EncodedPrompt> joining;
       std::vector<int64_t> ids(queue.begin() + next_in, queue.begin() + next_in + n);
-      for (int64_t i : ids) joining.push_back(prompts[i]);
+      int64_t reserve = 0;
+      for (int64_t i : ids) {
+        joining.push_back(prompts[i]);
+        reserve = std::max(reserve, std::min(budget[i], kMaxReserve));
+      }
       next_in += n;
       auto t0 = clock::now();
-      at::Tensor first = batch.join(joining, ids, options.max_new_tokens);
+      at::Tensor first = batch.join(joining, ids, reserve);
       prefill_s += std::chrono::duration<double>(clock::now() - t0).count();
       logits = logits.defined() ? at::cat({logits, first}) : first;
     }
@@ -104,6 +124,7 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
         }
         if (stopped) finish(i, "stop", done);
         else if (int64_t(g.ids.size()) == options.max_new_tokens) finish(i, "length", done);
+        else if (int64_t(g.ids.size()) == budget[i]) finish(i, "context", done);
       }
     }
     if (!done.empty()) {

@@ -23,20 +23,36 @@ std::vector<std::vector<int64_t>> Runner::plan(const std::vector<EncodedPrompt>&
     std::stable_sort(order.begin(), order.end(),
                      [&](int64_t a, int64_t b) { return prompts[a].ids.size() < prompts[b].ids.size(); });
   std::vector<std::vector<int64_t>> batches;
-  for (size_t i = 0; i < order.size(); i += options_.batch_size)
-    batches.emplace_back(order.begin() + i, order.begin() + std::min(order.size(), i + size_t(options_.batch_size)));
+  int64_t longest = 0;
+  for (int64_t i : order) {
+    const int64_t len = int64_t(prompts[i].ids.size());
+    const bool full = !batches.empty() && (int64_t(batches.back().size()) == options_.batch_size ||
+                                           int64_t(batches.back().size() + 1) * std::max(longest, len) > kMaxBatchTokens);
+    if (batches.empty() || full) {
+      batches.emplace_back();
+      longest = 0;
+    }
+    batches.back().push_back(i);
+    longest = std::max(longest, len);
+  }
   return batches;
 }
 
 namespace {
 
-void gather_rows(const std::vector<EncodedPrompt>& prompts, const std::vector<int64_t>& rows,
+// The rows' token ids and instruction ends. A prompt beyond the context is refused here, the
+// one door every batch goes through: attention over it would cost memory quadratic in its length.
+void gather_rows(const std::vector<EncodedPrompt>& prompts, const std::vector<int64_t>& rows, int64_t context,
                  std::vector<std::vector<int32_t>>& ids, std::vector<int64_t>& starts) {
   if (rows.empty()) fail("runner: a batch needs at least one prompt");
   for (int64_t r : rows) {
     if (r < 0 || r >= int64_t(prompts.size()))
       fail("runner: prompt " + std::to_string(r) + " of " + std::to_string(prompts.size()) + " does not exist");
     if (prompts[r].ids.empty()) fail("runner: prompt " + std::to_string(r) + " has no tokens");
+    if (int64_t(prompts[r].ids.size()) > context)
+      fail("prompt " + std::to_string(r + 1) + " has " + std::to_string(prompts[r].ids.size()) +
+               " tokens; the model's context holds " + std::to_string(context),
+           "shorten the prompt (steer tokenize counts its tokens)");
     ids.push_back(prompts[r].ids);
     starts.push_back(prompts[r].instruction_end);
   }
@@ -68,7 +84,7 @@ Runner::PrefixPlan Runner::plan_prefix(const std::vector<EncodedPrompt>& prompts
   if (!options_.share_prefix) return plan;
   std::vector<std::vector<int32_t>> ids;
   std::vector<int64_t> starts;
-  gather_rows(prompts, rows, ids, starts);
+  gather_rows(prompts, rows, model_.config().context_length, ids, starts);
   int64_t n = std::min(shared_prefix_length(ids, starts, keep_last), max_prefix);
   if (n < 4) return plan;
   plan.ids.assign(ids[0].begin(), ids[0].begin() + n);
@@ -89,7 +105,7 @@ PromptBatch Runner::prepare(const std::vector<EncodedPrompt>& prompts, const std
   if (plan.ids.empty()) {
     std::vector<std::vector<int32_t>> ids;
     std::vector<int64_t> starts;
-    gather_rows(prompts, rows, ids, starts);
+    gather_rows(prompts, rows, model_.config().context_length, ids, starts);
     PromptBatch out;
     out.rows = rows;
     out.tokens = make_batch(ids, model_.pad_id(), out.state, starts);
@@ -108,7 +124,7 @@ PromptBatch Runner::prepare_after(const PrefixRun& prefix, const std::vector<Enc
                                   const std::vector<int64_t>& rows, int64_t cache_slots) const {
   std::vector<std::vector<int32_t>> ids;
   std::vector<int64_t> starts;
-  gather_rows(prompts, rows, ids, starts);
+  gather_rows(prompts, rows, model_.config().context_length, ids, starts);
   PromptBatch out;
   out.rows = rows;
   out.tokens = make_batch_after_prefix(prefix.state, prefix.ids, ids, model_.pad_id(), out.state, starts,

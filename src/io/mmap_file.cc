@@ -1,4 +1,5 @@
-// MappedFile: POSIX open + fstat + mmap(PROT_READ, MAP_PRIVATE).
+// MappedFile: POSIX open + fstat + mmap(PROT_READ, MAP_PRIVATE). O_NONBLOCK: opening a FIFO
+// for reading would otherwise wait forever for a writer; fstat then refuses it.
 #include "io/mmap_file.h"
 
 #include <fcntl.h>
@@ -14,7 +15,7 @@
 namespace steer {
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     fail("cannot open '" + path + "': " + std::strerror(err),
@@ -28,7 +29,8 @@ std::unique_ptr<MappedFile> MappedFile::open(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    fail("'" + path + "' is not a regular file", "pass the path of a model file, not a directory");
+    fail("'" + path + "' is not a regular file" + (S_ISDIR(st.st_mode) ? " (a directory)" : " (a pipe, socket or device)"),
+         "pass the path of a model or vector file saved on disk");
   }
   size_t size = static_cast<size_t>(st.st_size);
   const uint8_t* data = nullptr;

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/read_file.h"
 #include "steer/error.h"
 #include "io/atomic_file.h"
 #include "io/half.h"
@@ -409,14 +410,7 @@ SafetensorsModel SafetensorsModel::open(const std::string& path) {
     return model;
   }
 
-  std::ifstream in(index_path);
-  if (!in) fail("cannot open safetensors index '" + index_path.string() + "'");
-  nlohmann::json index;
-  try {
-    index = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("safetensors index '" + index_path.string() + "' is not valid JSON: " + e.what());
-  }
+  const nlohmann::json index = read_json_file(index_path.string(), "safetensors index");
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     fail("safetensors index '" + index_path.string() + "' has no \"weight_map\" object",
          "a Hugging Face index maps each tensor name to its shard file");

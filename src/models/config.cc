@@ -2,11 +2,16 @@
 // the one place that lists the architectures this build runs and what sets them apart.
 #include "steer/config.h"
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
+#include "io/read_file.h"
 #include "steer/error.h"
+#include "steer/sites.h"
 #include "steer/gguf.h"
 
 namespace steer {
@@ -55,23 +60,110 @@ std::vector<bool> local_pattern(int n_layers, int every) {
   return local;
 }
 
-void validate(const ModelConfig& c, const std::string& where) {
-  auto positive = [&](int v, const char* field) {
-    if (v <= 0) fail(where + ": " + field + " is " + std::to_string(v) + ", expected > 0",
-                     "the file's metadata is incomplete or corrupt");
-  };
-  positive(c.n_layers, "n_layers");
-  positive(c.d_model, "d_model");
-  positive(c.n_heads, "n_heads");
-  positive(c.n_kv_heads, "n_kv_heads");
-  positive(c.head_dim, "head_dim");
-  positive(c.d_ffn, "d_ffn");
-  positive(c.vocab_size, "vocab_size");
-  if (c.n_heads % c.n_kv_heads != 0)
-    fail(where + ": n_heads " + std::to_string(c.n_heads) + " is not a multiple of n_kv_heads " +
-             std::to_string(c.n_kv_heads),
-         "grouped-query attention needs whole groups");
+// Bounds on the numbers a config gives: far above any model in use, low enough that no product
+// of them (a tensor shape, a cache) overflows or asks for absurd memory before the tensors are
+// checked against them.
+constexpr int64_t kMaxWidth = 1 << 18;         // d_model, d_ffn
+constexpr int64_t kMaxHeads = 1 << 12;         // n_heads, n_kv_heads, head_dim
+constexpr int64_t kMaxVocab = 1 << 24;         // vocab_size
+constexpr int64_t kMaxContext = 1 << 24;       // context_length, sliding_window
+
+[[noreturn]] void bad_field(const std::string& where, const std::string& field, const std::string& why) {
+  fail(where + ": field '" + field + "' " + why, "the file's config is corrupt or not a supported model");
 }
+
+int in_range(int64_t v, int64_t lo, int64_t hi, const std::string& where, const std::string& field) {
+  if (v < lo || v > hi)
+    bad_field(where, field, "is " + std::to_string(v) + ", expected " + std::to_string(lo) + ".." + std::to_string(hi));
+  return int(v);
+}
+
+float finite_at_least(double v, double lo, const std::string& where, const std::string& field, bool strict) {
+  if (!std::isfinite(v) || (strict ? v <= lo : v < lo))
+    bad_field(where, field, "is " + std::to_string(v) + ", expected a finite number " + (strict ? "> " : "≥ ") +
+                                std::to_string(lo));
+  return float(v);
+}
+
+// What no single field's range says: how the fields fit together.
+void validate(const ModelConfig& c, const std::string& where) {
+  auto check = [&](bool ok, const std::string& what) {
+    if (!ok) fail(where + ": " + what, "the file's config is corrupt or not a supported model");
+  };
+  check(c.n_heads % c.n_kv_heads == 0, "n_heads " + std::to_string(c.n_heads) + " is not a multiple of n_kv_heads " +
+                                           std::to_string(c.n_kv_heads) + " (grouped-query attention needs whole groups)");
+  check(c.head_dim % 2 == 0, "head_dim " + std::to_string(c.head_dim) + " is odd (rotary embeddings rotate pairs)");
+  check(c.layer_is_local.empty() || int(c.layer_is_local.size()) == c.n_layers,
+        "the layer types list " + std::to_string(c.layer_is_local.size()) + " layers, the model has " +
+            std::to_string(c.n_layers));
+  if (c.rope_scaling == RopeScaling::kLlama3)
+    check(c.rope_high_freq_factor != c.rope_low_freq_factor && c.rope_original_context > 0,
+          "llama3 rope scaling needs high_freq_factor ≠ low_freq_factor and original_max_position_embeddings > 0");
+}
+
+// config.json fields, their JSON types checked: null counts as absent (transformers writes
+// "rope_scaling": null), any other wrong type is an error naming the file and field.
+class JsonFields {
+ public:
+  JsonFields(const nlohmann::json& j, std::string where) : j_(j), where_(std::move(where)) {}
+
+  const nlohmann::json* find(const std::string& f) const {
+    if (!j_.is_object()) return nullptr;
+    auto it = j_.find(f);
+    return it == j_.end() || it->is_null() ? nullptr : &*it;
+  }
+  int64_t integer(const std::string& f, std::optional<int64_t> fallback, int64_t lo, int64_t hi) const {
+    const nlohmann::json* v = find(f);
+    if (!v) {
+      if (!fallback) bad_field(where_, f, "is missing (is this a Hugging Face causal-LM config?)");
+      return *fallback;
+    }
+    if (v->is_number_integer()) return in_range(v->get<int64_t>(), lo, hi, where_, f);
+    if (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>() &&
+        std::fabs(v->get<double>()) < 9e15)
+      return in_range(int64_t(v->get<double>()), lo, hi, where_, f);
+    bad_field(where_, f, "is " + json_type(*v) + ", expected an integer");
+  }
+  double number(const std::string& f, double fallback) const {
+    const nlohmann::json* v = find(f);
+    if (!v) return fallback;
+    if (!v->is_number()) bad_field(where_, f, "is " + json_type(*v) + ", expected a number");
+    return v->get<double>();
+  }
+  bool boolean(const std::string& f, bool fallback) const {
+    const nlohmann::json* v = find(f);
+    if (!v) return fallback;
+    if (!v->is_boolean()) bad_field(where_, f, "is " + json_type(*v) + ", expected true or false");
+    return v->get<bool>();
+  }
+  std::string string(const std::string& f, const std::string& fallback) const {
+    const nlohmann::json* v = find(f);
+    if (!v) return fallback;
+    if (!v->is_string()) bad_field(where_, f, "is " + json_type(*v) + ", expected a string");
+    return v->get<std::string>();
+  }
+  // An object field, or an empty object when absent.
+  JsonFields object(const std::string& f) const {
+    static const nlohmann::json kEmpty = nlohmann::json::object();
+    const nlohmann::json* v = find(f);
+    if (!v) return {kEmpty, where_};
+    if (!v->is_object()) bad_field(where_, f, "is " + json_type(*v) + ", expected an object");
+    return {*v, where_};
+  }
+  bool has(const std::string& f) const { return find(f) != nullptr; }
+
+ private:
+  static std::string json_type(const nlohmann::json& v) {
+    if (v.is_string()) return "a string";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_array()) return "a list";
+    if (v.is_object()) return "an object";
+    if (v.is_number_float()) return "the number " + v.dump();
+    return "a " + std::string(v.type_name());
+  }
+  const nlohmann::json& j_;
+  std::string where_;
+};
 
 }  // namespace
 
@@ -91,121 +183,148 @@ ModelConfig config_from_gguf(const GGUFFile& file) {
   ModelConfig c;
   apply_family(c, fam);
   auto key = [&](const std::string& k) { return arch + "." + k; };
+  // Each number is range-checked as it is read, so what is derived from it below is safe.
+  auto int_key = [&](const std::string& k, std::optional<int64_t> fallback, int64_t lo, int64_t hi) {
+    const std::string full = key(k);
+    if (!file.has(full) && !fallback) bad_field(where, full, "is missing");
+    return in_range(file.has(full) ? file.get_int(full) : *fallback, lo, hi, where, full);
+  };
+  auto float_key = [&](const std::string& k, double fallback, double lo, bool strict) {
+    return finite_at_least(file.get_float(key(k), fallback), lo, where, key(k), strict);
+  };
   c.name = file.get_string("general.name", "");
-  c.n_layers = int(file.get_int(key("block_count")));
-  c.d_model = int(file.get_int(key("embedding_length")));
-  c.n_heads = int(file.get_int(key("attention.head_count")));
-  c.n_kv_heads = int(file.get_int(key("attention.head_count_kv"), c.n_heads));
-  c.head_dim = int(file.get_int(key("attention.key_length"), c.n_heads ? c.d_model / c.n_heads : 0));
-  c.d_ffn = int(file.get_int(key("feed_forward_length")));
-  c.context_length = int(file.get_int(key("context_length"), 2048));
-  c.norm_eps = float(file.get_float(key("attention.layer_norm_rms_epsilon"), 1e-5));
-  c.rope_base = float(file.get_float(key("rope.freq_base"), 10000.0));
-  if (file.has(key("vocab_size"))) c.vocab_size = int(file.get_int(key("vocab_size")));
-  else if (file.has("tokenizer.ggml.tokens")) c.vocab_size = int(file.get("tokenizer.ggml.tokens").size());
+  c.n_layers = int_key("block_count", {}, 1, kMaxModelLayers);
+  c.d_model = int_key("embedding_length", {}, 1, kMaxWidth);
+  c.n_heads = int_key("attention.head_count", {}, 1, kMaxHeads);
+  c.n_kv_heads = int_key("attention.head_count_kv", c.n_heads, 1, c.n_heads);
+  c.head_dim = int_key("attention.key_length", std::max(1, c.d_model / c.n_heads), 1, kMaxHeads);
+  c.d_ffn = int_key("feed_forward_length", {}, 1, kMaxWidth);
+  c.context_length = int_key("context_length", 2048, 1, kMaxContext);
+  c.norm_eps = float_key("attention.layer_norm_rms_epsilon", 1e-5, 0.0, false);
+  c.rope_base = float_key("rope.freq_base", 10000.0, 0.0, true);
+  if (file.has(key("vocab_size"))) c.vocab_size = int_key("vocab_size", {}, 1, kMaxVocab);
+  else if (file.has("tokenizer.ggml.tokens"))
+    c.vocab_size = in_range(int64_t(file.get("tokenizer.ggml.tokens").size()), 1, kMaxVocab, where, "tokenizer.ggml.tokens");
   if (const GGUFTensorInfo* emb = file.find_tensor("token_embd.weight"))
-    c.vocab_size = int(emb->ne.size() > 1 ? emb->ne[1] : c.vocab_size);
+    if (emb->ne.size() > 1) c.vocab_size = in_range(emb->ne[1], 1, kMaxVocab, where, "token_embd.weight rows");
+  if (c.vocab_size == 0) bad_field(where, key("vocab_size"), "is missing (and there is no tokenizer.ggml.tokens)");
   c.tied_embeddings = file.find_tensor("output.weight") == nullptr;
 
   std::string scaling = file.get_string(key("rope.scaling.type"), "none");
   if (scaling == "linear") {
     c.rope_scaling = RopeScaling::kLinear;
-    c.rope_factor = float(file.get_float(key("rope.scaling.factor"), 1.0));
+    c.rope_factor = float_key("rope.scaling.factor", 1.0, 0.0, true);
   } else if (scaling != "none" && scaling != "") {
     // llama3-style scaling is stored by llama.cpp as the rope_freqs.weight tensor, read at load.
     fail(where + ": rope scaling '" + scaling + "' is not supported", "supported: none, linear");
   }
   if (fam.local_every > 0) {
-    c.sliding_window = int(file.get_int(key("attention.sliding_window"), 4096));
+    c.sliding_window = int_key("attention.sliding_window", 4096, 0, kMaxContext);
     c.layer_is_local = local_pattern(c.n_layers, fam.local_every);
   }
   if (arch == "gemma2") {
-    c.attn_softcap = float(file.get_float(key("attn_logit_softcapping"), 50.0));
-    c.final_softcap = float(file.get_float(key("final_logit_softcapping"), 30.0));
+    c.attn_softcap = float_key("attn_logit_softcapping", 50.0, 0.0, false);
+    c.final_softcap = float_key("final_logit_softcapping", 30.0, 0.0, false);
   }
   if (arch == "gemma3") c.rope_base_local = 10000.f;  // llama.cpp and HF: fixed for local layers
   // Gemma scales queries by query_pre_attn_scalar^-0.5, which GGUF does not store; it equals
   // head_dim except for the 27B models (d_model / n_heads), as llama.cpp assumes too.
   if (arch == "gemma2" || arch == "gemma3") {
     bool is_27b = (arch == "gemma2" && c.n_layers == 46) || (arch == "gemma3" && c.n_layers == 62);
-    c.attn_scale = 1.f / std::sqrt(float(is_27b ? c.d_model / c.n_heads : c.head_dim));
+    c.attn_scale = 1.f / std::sqrt(float(is_27b ? std::max(1, c.d_model / c.n_heads) : c.head_dim));
   }
   validate(c, where);
   return c;
 }
 
 ModelConfig config_from_hf(const nlohmann::json& j0, const std::string& where) {
+  if (!j0.is_object()) fail(where + ": expected a JSON object", "a Hugging Face config.json is one JSON object");
+  const JsonFields root(j0, where);
   // Multimodal gemma3 checkpoints nest the language model's config under text_config.
-  const nlohmann::json& j = j0.contains("text_config") ? j0["text_config"] : j0;
-  std::string model_type = j.value("model_type", j0.value("model_type", ""));
+  const JsonFields j = root.has("text_config") ? root.object("text_config") : root;
+  std::string model_type = j.string("model_type", root.string("model_type", ""));
   if (model_type == "gemma3") model_type = "gemma3_text";
   const Family& fam = family_for(model_type, where);
   ModelConfig c;
   apply_family(c, fam);
-  auto need_int = [&](const char* field) -> int {
-    if (!j.contains(field) || !j[field].is_number_integer())
-      fail(where + ": config.json has no integer field '" + field + "'",
-           "is this a Hugging Face causal-LM config?");
-    return j[field].get<int>();
-  };
-  c.name = j0.value("_name_or_path", "");
-  c.n_layers = need_int("num_hidden_layers");
-  c.d_model = need_int("hidden_size");
-  c.n_heads = need_int("num_attention_heads");
-  c.n_kv_heads = j.value("num_key_value_heads", c.n_heads);
-  c.head_dim = (j.contains("head_dim") && j["head_dim"].is_number_integer()) ? j["head_dim"].get<int>()
-                                                                               : c.d_model / c.n_heads;
-  c.d_ffn = need_int("intermediate_size");
-  c.vocab_size = need_int("vocab_size");
-  c.context_length = j.value("max_position_embeddings", 2048);
-  c.norm_eps = j.value("rms_norm_eps", 1e-5f);
-  c.tied_embeddings = j.value("tie_word_embeddings", j0.value("tie_word_embeddings", fam.embed_scale));
-  if (j.value("attention_bias", false)) c.qkv_bias = c.o_bias = true;
+  // Each number is range-checked as it is read, so what is derived from it below is safe.
+  c.name = root.string("_name_or_path", "");
+  c.n_layers = int(j.integer("num_hidden_layers", {}, 1, kMaxModelLayers));
+  c.d_model = int(j.integer("hidden_size", {}, 1, kMaxWidth));
+  c.n_heads = int(j.integer("num_attention_heads", {}, 1, kMaxHeads));
+  c.n_kv_heads = int(j.integer("num_key_value_heads", c.n_heads, 1, c.n_heads));
+  c.head_dim = int(j.integer("head_dim", std::max(1, c.d_model / c.n_heads), 1, kMaxHeads));
+  c.d_ffn = int(j.integer("intermediate_size", {}, 1, kMaxWidth));
+  c.vocab_size = int(j.integer("vocab_size", {}, 1, kMaxVocab));
+  c.context_length = int(j.integer("max_position_embeddings", 2048, 1, kMaxContext));
+  c.norm_eps = finite_at_least(j.number("rms_norm_eps", 1e-5), 0.0, where, "rms_norm_eps", false);
+  c.tied_embeddings = j.boolean("tie_word_embeddings", root.boolean("tie_word_embeddings", fam.embed_scale));
+  if (j.boolean("attention_bias", false)) c.qkv_bias = c.o_bias = true;
   if (model_type == "qwen2") c.o_bias = false;
 
   // Rope: transformers < 5 writes rope_theta / rope_scaling; 5.x writes rope_parameters, per
   // attention type for gemma3.
-  nlohmann::json rope = j.value("rope_parameters", nlohmann::json::object());
-  nlohmann::json rope_global = rope.contains("full_attention") ? rope["full_attention"] : rope;
-  nlohmann::json rope_local = rope.value("sliding_attention", nlohmann::json::object());
-  nlohmann::json scaling = j.value("rope_scaling", nlohmann::json());
-  if (scaling.is_null() && rope_global.contains("rope_type")) scaling = rope_global;
-  c.rope_base = j.value("rope_theta", rope_global.value("rope_theta", 10000.f));
+  const JsonFields rope = j.object("rope_parameters");
+  const JsonFields rope_global = rope.has("full_attention") ? rope.object("full_attention") : rope;
+  const JsonFields rope_local = rope.object("sliding_attention");
+  const bool scaled = j.has("rope_scaling") || rope_global.has("rope_type");
+  const JsonFields scaling = j.has("rope_scaling") ? j.object("rope_scaling") : rope_global;
+  auto positive = [&](const JsonFields& f, const char* field, double fallback) {
+    return finite_at_least(f.number(field, fallback), 0.0, where, field, true);
+  };
+  c.rope_base = j.has("rope_theta") ? positive(j, "rope_theta", 0) : positive(rope_global, "rope_theta", 10000.0);
   if (model_type == "gemma3_text")
-    c.rope_base_local = j.value("rope_local_base_freq", rope_local.value("rope_theta", 10000.f));
-  if (scaling.is_object()) {
-    std::string type = scaling.value("rope_type", scaling.value("type", "default"));
+    c.rope_base_local = j.has("rope_local_base_freq") ? positive(j, "rope_local_base_freq", 0)
+                                                      : positive(rope_local, "rope_theta", 10000.0);
+  if (scaled) {
+    std::string type = scaling.string("rope_type", scaling.string("type", "default"));
     if (type == "linear") {
       c.rope_scaling = RopeScaling::kLinear;
-      c.rope_factor = scaling.value("factor", 1.f);
+      c.rope_factor = positive(scaling, "factor", 1.0);
     } else if (type == "llama3") {
       c.rope_scaling = RopeScaling::kLlama3;
-      c.rope_factor = scaling.value("factor", 8.f);
-      c.rope_low_freq_factor = scaling.value("low_freq_factor", 1.f);
-      c.rope_high_freq_factor = scaling.value("high_freq_factor", 4.f);
-      c.rope_original_context = scaling.value("original_max_position_embeddings", 8192);
+      c.rope_factor = positive(scaling, "factor", 8.0);
+      c.rope_low_freq_factor = positive(scaling, "low_freq_factor", 1.0);
+      c.rope_high_freq_factor = positive(scaling, "high_freq_factor", 4.0);
+      c.rope_original_context = int(scaling.integer("original_max_position_embeddings", 8192, 1, kMaxContext));
     } else if (type != "default") {
       fail(where + ": rope scaling '" + type + "' is not supported", "supported: default, linear, llama3");
     }
   }
   if (fam.local_every > 0) {
-    c.sliding_window = j.value("sliding_window", 4096);
+    c.sliding_window = int(j.integer("sliding_window", 4096, 0, kMaxContext));
     c.layer_is_local = local_pattern(c.n_layers, fam.local_every);
-    if (j.contains("layer_types") && j["layer_types"].is_array()) {
+    if (const nlohmann::json* types = j.find("layer_types")) {
+      if (!types->is_array()) bad_field(where, "layer_types", "is not a list");
+      if (int64_t(types->size()) != c.n_layers)
+        bad_field(where, "layer_types", "lists " + std::to_string(types->size()) + " layers, num_hidden_layers is " +
+                                            std::to_string(c.n_layers));
       c.layer_is_local.clear();
-      for (const auto& t : j["layer_types"]) c.layer_is_local.push_back(t == "sliding_attention");
+      for (const auto& t : *types) {
+        if (!t.is_string()) bad_field(where, "layer_types", "holds a value that is not a string");
+        c.layer_is_local.push_back(t == "sliding_attention");
+      }
     }
   }
   if (model_type == "gemma2") {
-    c.attn_softcap = j.value("attn_logit_softcapping", 0.f);
-    c.final_softcap = j.value("final_logit_softcapping", 0.f);
+    c.attn_softcap = finite_at_least(j.number("attn_logit_softcapping", 0.0), 0.0, where, "attn_logit_softcapping", false);
+    c.final_softcap =
+        finite_at_least(j.number("final_logit_softcapping", 0.0), 0.0, where, "final_logit_softcapping", false);
   }
   if (model_type == "gemma2" || model_type == "gemma3_text" || model_type == "gemma")
-    if (j.contains("query_pre_attn_scalar") && j["query_pre_attn_scalar"].is_number())
-      c.attn_scale = 1.f / std::sqrt(j["query_pre_attn_scalar"].get<float>());
+    if (j.has("query_pre_attn_scalar"))
+      c.attn_scale = 1.f / std::sqrt(positive(j, "query_pre_attn_scalar", 0));
   if (c.attn_scale == 1.f / std::sqrt(float(c.head_dim))) c.attn_scale = 0.f;
   validate(c, where);
   return c;
+}
+
+ModelConfig config_from_hf_dir(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "config.json").string();
+  if (!std::filesystem::exists(path))
+    fail(dir + " is a directory without config.json",
+         "a Hugging Face model directory has config.json, tokenizer.json and *.safetensors");
+  return config_from_hf(read_json_file(path, "model config", size_t(1) << 20), path);
 }
 
 std::string ModelConfig::describe() const {

@@ -19,6 +19,14 @@ PositionSelector PositionSelector::parse(const std::string& text) {
          "use all, prompt, generated, after-instruction, or indices like -5,-4,-1 or -5..-1 (negative count back "
          "from the prompt's end)");
   };
+  // A range is expanded index by index, so its ends are bounded before anything is allocated.
+  auto bounded = [&](int64_t i) {
+    if (i < -kMaxPosition || i > kMaxPosition)
+      fail("position " + std::to_string(i) + " in '" + text + "' is beyond any context (at most ±" +
+               std::to_string(kMaxPosition) + ")",
+           "positions count tokens of one prompt: e.g. -5..-1 for the last five");
+    return i;
+  };
   std::vector<int64_t> idx;
   std::stringstream ss(text);
   std::string item;
@@ -30,10 +38,12 @@ PositionSelector PositionSelector::parse(const std::string& text) {
         std::string a = item.substr(0, dots), b = item.substr(dots + 2);
         int64_t lo = std::stoll(a, &u1), hi = std::stoll(b, &u2);
         if (u1 != a.size() || u2 != b.size() || hi < lo) bad();
+        bounded(lo);
+        bounded(hi);
         for (int64_t i = lo; i <= hi; ++i) idx.push_back(i);
       } else {
         size_t used = 0;
-        idx.push_back(std::stoll(item, &used));
+        idx.push_back(bounded(std::stoll(item, &used)));
         if (used != item.size()) bad();
       }
     } catch (const Error&) {

@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include "core/heap.h"
 #include "steer/progress.h"
 #include "io/dequant.h"
+#include "io/read_file.h"
 #include "io/tensor_names.h"
 #include "steer/chat_template.h"
 #include "steer/gguf.h"
@@ -32,7 +35,17 @@ DType default_dtype() { return cpu_features().native_bf16() ? DType::kBFloat16 :
 void set_compute_threads(int threads) {
   fix_blas_kernels();
   keep_freed_memory();
-  at::set_num_threads(threads > 0 ? threads : available_cpus());
+  const int cpus = available_cpus();
+  if (threads > cpus) {
+    // More threads than CPUs only wait on each other (a 1-second job took minutes). Warned once:
+    // the CLI sets threads and Model::load sets them again.
+    static std::atomic<int> warned{0};
+    if (warned.exchange(threads) != threads)
+      std::fprintf(stderr, "warning: --threads %d is more than the %d CPU%s this process may use; using %d\n", threads,
+                   cpus, cpus == 1 ? "" : "s", cpus);
+    threads = cpus;
+  }
+  at::set_num_threads(threads > 0 ? threads : cpus);
 }
 
 DType parse_dtype(const std::string& s) {
@@ -139,6 +152,14 @@ ModelWeights assemble(const ModelConfig& c, const TensorSource& src, at::ScalarT
   };
   auto to_dt = [&](const at::Tensor& t) { return t.defined() ? t.to(dt).contiguous() : t; };
 
+  // The layer count sizes what is allocated below: the file must hold that many layers first.
+  if (!src.has(TensorRole::kAttnNorm, c.n_layers - 1)) {
+    int present = 0;
+    while (present < c.n_layers && src.has(TensorRole::kAttnNorm, present)) ++present;
+    fail(file + ": the config says " + std::to_string(c.n_layers) + " layers, the file holds tensors for " +
+             std::to_string(present),
+         "the metadata and the tensors disagree; is the file corrupt?");
+  }
   std::unique_ptr<Progress> bar;
   if (progress) bar = std::make_unique<Progress>("loading", c.n_layers + 2, "blocks");
   ModelWeights w;
@@ -203,20 +224,6 @@ at::Tensor llama3_scale(const at::Tensor& inv_freq, const ModelConfig& c) {
   return at::where(medium, smoothed, scaled);
 }
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open " + path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-nlohmann::json read_json(const std::string& path) {
-  try {
-    return nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    fail(path + ": invalid JSON: " + e.what());
-  }
-}
-
 }  // namespace
 
 struct ModelLoader {
@@ -249,18 +256,15 @@ struct ModelLoader {
     at::ScalarType dt = m->dtype_ == DType::kBFloat16 ? at::kBFloat16 : at::kFloat;
     std::string template_text;
     if (fs::is_directory(path)) {
-      std::string config_path = (fs::path(path) / "config.json").string();
-      if (!fs::exists(config_path))
-        fail(path + " is a directory without config.json", "a Hugging Face model directory has config.json, tokenizer.json and *.safetensors");
-      m->config_ = config_from_hf(read_json(config_path), config_path);
+      m->config_ = config_from_hf_dir(path);
       m->tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_hf_dir(path));
       std::string tc_path = (fs::path(path) / "tokenizer_config.json").string();
       if (fs::exists(tc_path)) {
-        nlohmann::json tc = read_json(tc_path);
+        nlohmann::json tc = read_json_file(tc_path, "tokenizer config");
         if (tc.contains("chat_template") && tc["chat_template"].is_string()) template_text = tc["chat_template"];
       }
       std::string jinja_path = (fs::path(path) / "chat_template.jinja").string();
-      if (template_text.empty() && fs::exists(jinja_path)) template_text = read_text_file(jinja_path);
+      if (template_text.empty() && fs::exists(jinja_path)) template_text = read_regular_file(jinja_path, "chat template");
       HFSource src(path, m->config_);
       m->weights_ = assemble(m->config_, src, dt, path, opt.progress);
     } else {
@@ -271,6 +275,11 @@ struct ModelLoader {
       GGUFSource src(file, m->config_);
       m->weights_ = assemble(m->config_, src, dt, path, opt.progress);
     }
+    // Token ids index the embedding: a tokenizer with more tokens than its rows could read past them.
+    if (m->tokenizer_->vocab_size() > m->config_.vocab_size)
+      fail(path + ": the tokenizer has " + std::to_string(m->tokenizer_->vocab_size()) +
+               " tokens, the embedding only " + std::to_string(m->config_.vocab_size) + " rows",
+           "the tokenizer does not belong to these weights; is the file corrupt?");
     finish(*m, opt, template_text);
     return m;
   }

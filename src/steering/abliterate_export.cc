@@ -17,6 +17,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "io/read_file.h"
 #include "steer/error.h"
 #include "steer/progress.h"
 #include "data/sha256.h"
@@ -213,16 +214,6 @@ std::vector<uint8_t> encode(const at::Tensor& values, GGMLType t) {  // float32 
   return b;
 }
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail("cannot open " + path);
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path + ": invalid JSON: " + e.what());
-  }
-}
-
 bool is_weight_file(const fs::path& p) {
   std::string name = p.filename().string();
   return p.extension() == ".safetensors" || name == "model.safetensors.index.json";
@@ -245,7 +236,7 @@ AbliterateReport abliterate_hf_dir(const std::string& source_dir, const at::Tens
   if (fs::exists(dst) && !(fs::is_directory(dst) && fs::is_empty(dst)))
     fail(output_dir + " already exists", "choose a new output directory, or remove the old one first");
 
-  nlohmann::json config_json = read_json_file(config_path.string());
+  nlohmann::json config_json = read_json_file(config_path.string(), "model config");
   const ModelConfig c = config_from_hf(config_json, config_path.string());
   check_length(direction, c, source_dir);
   const at::Tensor r_hat = unit_direction(direction, "direction");

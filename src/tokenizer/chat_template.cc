@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/read_file.h"
 #include "steer/error.h"
 #include "steer/tokenizer.h"
 
@@ -219,14 +220,7 @@ ChatTemplate ChatTemplate::detect(const std::string& jinja_text, const Tokenizer
 }
 
 ChatTemplate ChatTemplate::from_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open chat template file " + path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail(path + ": not valid JSON: " + e.what(), "a template file is a JSON object of text pieces");
-  }
+  const nlohmann::json j = read_json_file(path, "chat template file (--chat-template)", size_t(1) << 20);
   if (!j.is_object()) fail(path + ": a chat template file must hold a JSON object");
   Pieces p;
   const std::pair<const char*, std::string*> strings[] = {

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/read_file.h"
 #include "steer/error.h"
 #include "steer/vocab.h"
 #include "tokenizer/pretokenizer.h"
@@ -29,22 +30,6 @@ namespace {
 
 using json = nlohmann::json;
 
-json read_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open " + path, "is this a Hugging Face model directory?");
-  try {
-    return json::parse(in);
-  } catch (const std::exception& e) {
-    fail(path + ": not valid JSON: " + e.what());
-  }
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Escapes a literal string for use in a PCRE2 pattern.
 std::string regex_escape(const std::string& s) {
@@ -138,15 +123,20 @@ int32_t find_token(const VocabSpec& spec, const std::string& text) {
   return -1;
 }
 
-}  // namespace
+// The JSON library's message without its "[json.exception.type_error.302] " code.
+std::string json_message(const nlohmann::json::exception& e) {
+  std::string m = e.what();
+  const size_t close = m.find("] ");
+  return close == std::string::npos ? m : m.substr(close + 2);
+}
 
-VocabSpec vocab_from_hf(const std::string& dir) {
+VocabSpec read_vocab(const std::string& dir) {
   namespace fs = std::filesystem;
   const std::string tok_path = (fs::path(dir) / "tokenizer.json").string();
   if (!fs::exists(tok_path)) {
     fail(tok_path + " does not exist", "a Hugging Face model directory needs tokenizer.json");
   }
-  const json tj = read_json(tok_path);
+  const json tj = read_json_file(tok_path, "tokenizer");
   VocabSpec spec;
   spec.source = tok_path;
 
@@ -157,20 +147,37 @@ VocabSpec vocab_from_hf(const std::string& dir) {
          "supported: BPE (byte-level, or SentencePiece-style with byte_fallback)");
   }
 
-  // Vocabulary: model.vocab plus added tokens.
+  // Vocabulary: model.vocab plus added tokens. The largest id sizes the token table, so it is
+  // bounded by the entries there are (a few holes are filled with "[PAD<id>]", as
+  // convert_hf_to_gguf.py does).
+  auto bad = [&](const std::string& field, const std::string& why) {
+    fail(tok_path + ": " + field + " " + why, "is this a Hugging Face tokenizer.json?");
+  };
+  if (!model.contains("vocab") || !model.at("vocab").is_object()) bad("model.vocab", "is not an object of token → id");
   std::map<int64_t, std::string> by_id;
   for (auto it = model.at("vocab").begin(); it != model.at("vocab").end(); ++it) {
+    if (!it.value().is_number_integer()) bad("model.vocab['" + it.key() + "']", "is not an integer id");
     by_id[it.value().get<int64_t>()] = it.key();
   }
   std::map<int64_t, bool> added_special;  // id → special?
-  if (tj.contains("added_tokens")) {
+  if (tj.contains("added_tokens") && !tj.at("added_tokens").is_null()) {
+    if (!tj.at("added_tokens").is_array()) bad("added_tokens", "is not a list");
     for (const auto& t : tj.at("added_tokens")) {
+      if (!t.is_object() || !t.contains("id") || !t.at("id").is_number_integer() || !t.contains("content") ||
+          !t.at("content").is_string())
+        bad("added_tokens", "has an entry without an integer 'id' and a string 'content'");
+      if (t.contains("special") && !t.at("special").is_boolean()) bad("added_tokens", "has a 'special' that is not true/false");
       const int64_t id = t.at("id").get<int64_t>();
       by_id[id] = t.at("content").get<std::string>();
       added_special[id] = t.value("special", false);
     }
   }
-  if (by_id.empty() || by_id.begin()->first < 0) fail(tok_path + ": empty or negative-id vocabulary");
+  if (by_id.empty()) bad("model.vocab", "is empty");
+  if (by_id.begin()->first < 0) bad("token id " + std::to_string(by_id.begin()->first), "is negative");
+  constexpr int64_t kMaxHoles = 1 << 16;
+  if (by_id.rbegin()->first >= int64_t(by_id.size()) + kMaxHoles)
+    bad("token id " + std::to_string(by_id.rbegin()->first),
+        "is far beyond the " + std::to_string(by_id.size()) + " tokens the file defines");
   const int64_t n = by_id.rbegin()->first + 1;
   spec.tokens.resize(n);
   spec.token_types.assign(n, static_cast<int32_t>(TokenType::kUnused));
@@ -234,7 +241,7 @@ VocabSpec vocab_from_hf(const std::string& dir) {
   const std::string cfg_path = (fs::path(dir) / "tokenizer_config.json").string();
   bool add_bos_known = false;
   if (fs::exists(cfg_path)) {
-    const json cfg = read_json(cfg_path);
+    const json cfg = read_json_file(cfg_path, "tokenizer config");
     if (cfg.contains("bos_token")) spec.bos_id = find_token(spec, token_string(cfg.at("bos_token")));
     if (cfg.contains("eos_token")) spec.eos_id = find_token(spec, token_string(cfg.at("eos_token")));
     if (cfg.contains("pad_token")) spec.pad_id = find_token(spec, token_string(cfg.at("pad_token")));
@@ -264,7 +271,7 @@ VocabSpec vocab_from_hf(const std::string& dir) {
     }
   }
   const std::string jinja_path = (fs::path(dir) / "chat_template.jinja").string();
-  if (spec.chat_template.empty() && fs::exists(jinja_path)) spec.chat_template = read_text(jinja_path);
+  if (spec.chat_template.empty() && fs::exists(jinja_path)) spec.chat_template = read_regular_file(jinja_path, "chat template");
 
   // Without add_bos_token, the post-processor says whether BOS is added: a TemplateProcessing
   // whose single-sequence template starts with a special token.
@@ -290,6 +297,20 @@ VocabSpec vocab_from_hf(const std::string& dir) {
   }
   detect_eot(spec);
   return spec;
+}
+
+}  // namespace
+
+// Fields whose types are not checked one by one (pre-tokenizer and normalizer details) still
+// fail with the file named, never with the JSON library's bare message.
+VocabSpec vocab_from_hf(const std::string& dir) {
+  try {
+    return read_vocab(dir);
+  } catch (const nlohmann::json::exception& e) {
+    fail("the tokenizer files in " + dir + " (tokenizer.json, tokenizer_config.json) have an unexpected structure: " +
+             json_message(e),
+         "is this a Hugging Face tokenizer? convert the model to GGUF with llama.cpp if steer cannot read it");
+  }
 }
 
 }  // namespace steer

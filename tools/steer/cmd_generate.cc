@@ -1,6 +1,5 @@
 // steer generate: chat-formatted (default) or raw generation, one prompt or a file of prompts
 // run as one batch, optionally steered (--add, --ablate, --clamp; see steering_args.h).
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +8,7 @@
 #include "steer/error.h"
 #include "steer/interventions.h"
 #include "steer/generate.h"
+#include "steer/prompts.h"
 #include "steer/tokenizer.h"
 
 namespace steer::cli {
@@ -44,10 +44,8 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
     std::vector<std::string> prompts;
     if (!o->prompt.empty()) prompts.push_back(o->prompt);
     if (!o->prompt_file.empty()) {
-      std::ifstream in(o->prompt_file);
-      if (!in) fail("cannot open --prompt-file " + o->prompt_file);
-      for (std::string line; std::getline(in, line);)
-        if (!line.empty()) prompts.push_back(line);
+      for (std::string& line : read_nonempty_lines(o->prompt_file, "--prompt-file"))
+        prompts.push_back(std::move(line));
     }
     if (prompts.empty()) fail("no prompt given", "use --prompt TEXT or --prompt-file FILE");
     if (o->max_tokens < 1) fail("--max-tokens must be ≥ 1, got " + std::to_string(o->max_tokens));

@@ -1,6 +1,5 @@
 // steer inspect: what a model file really is, read from its metadata without loading weights.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -41,11 +40,7 @@ std::function<int()> setup_inspect(CLI::App& sub, const GlobalOptions& global) {
     nlohmann::json j;
     j["path"] = path;
     if (std::filesystem::is_directory(path)) {
-      std::ifstream in(path + "/config.json");
-      if (!in) fail(path + " has no config.json", "a Hugging Face model directory has config.json");
-      nlohmann::json cfg = nlohmann::json::parse(in, nullptr, false);
-      if (cfg.is_discarded()) fail(path + "/config.json is not valid JSON");
-      ModelConfig c = config_from_hf(cfg, path + "/config.json");
+      ModelConfig c = config_from_hf_dir(path);
       j["format"] = "huggingface";
       j["config"] = c.to_json();
       Tokenizer tok = Tokenizer::from_hf_dir(path);
@@ -74,9 +69,15 @@ std::function<int()> setup_inspect(CLI::App& sub, const GlobalOptions& global) {
                         {"eos", tok.eos_id()},
                         {"add_bos", tok.add_bos_default()}};
       std::string tmpl = file->get_string("tokenizer.chat_template", "");
-      ChatTemplate ct = ChatTemplate::detect(tmpl, tok);
-      j["chat_template"] = {{"in_metadata", !tmpl.empty()}, {"kind", ct.name()},
-                            {"post_instruction", ct.render({{"user", "X"}}).post_instruction}};
+      // A base model has no template and no turn markers; inspecting it needs neither.
+      try {
+        ChatTemplate ct = ChatTemplate::detect(tmpl, tok);
+        j["chat_template"] = {{"in_metadata", !tmpl.empty()}, {"kind", ct.name()},
+                              {"post_instruction", ct.render({{"user", "X"}}).post_instruction}};
+      } catch (const Error& e) {
+        if (tmpl.empty()) j["chat_template"] = nullptr;
+        else j["chat_template"] = {{"in_metadata", true}, {"kind", "unrecognized"}, {"why", e.what()}};
+      }
     }
     if (o->json) {
       std::cout << j.dump(2) << "\n";
@@ -89,7 +90,8 @@ std::function<int()> setup_inspect(CLI::App& sub, const GlobalOptions& global) {
     if (j.contains("config")) std::cout << "  config: " << j["config"].dump() << "\n";
     else std::cout << "  no weights (vocab-only file)\n";
     std::cout << "  tokenizer: " << j["tokenizer"].dump() << "\n";
-    if (j.contains("chat_template")) std::cout << "  chat template: " << j["chat_template"].dump() << "\n";
+    if (j.contains("chat_template"))
+      std::cout << "  chat template: " << (j["chat_template"].is_null() ? "none" : j["chat_template"].dump()) << "\n";
     if (j.contains("config")) {
       std::cout << "hook sites:\n";
       print_sites(j["config"]["n_layers"].get<int>(), o->sites);

@@ -1,0 +1,62 @@
+// Paths that are not files (issue 16, class 4): a FIFO or a device where a file is expected is
+// refused before it is read (a FIFO would block open() forever, /dev/zero never ends), and every
+// whole-file read is bounded.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "io/read_file.h"
+#include "steer/chat_template.h"
+#include "steer/gguf.h"
+#include "steer/safetensors.h"
+#include "test_paths.h"
+#include "unit/base/io_test_util.h"
+
+namespace steer {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A FIFO nobody writes to: opening it for reading without O_NONBLOCK would wait forever.
+std::string fifo() {
+  static const std::string path = [] {
+    std::string p = test::scratch_dir() + "/fifo";
+    ::mkfifo(p.c_str(), 0600);
+    return p;
+  }();
+  return path;
+}
+
+TEST(UntrustedFiles, AFifoIsRefusedWithoutBlocking) {
+  test::expect_error([] { read_regular_file(fifo(), "prompt file"); }, "not a regular file");
+  test::expect_error([] { GGUFFile::open(fifo()); }, "not a regular file");
+  test::expect_error([] { SafetensorsFile::open(fifo()); }, "not a regular file");
+  test::expect_error([] { ChatTemplate::from_file(fifo()); }, "not a regular file");
+}
+
+TEST(UntrustedFiles, ADeviceIsRefusedNotReadForever) {
+  test::expect_error([] { read_regular_file("/dev/zero", "prompt file"); }, "'/dev/zero' is not a regular file");
+  test::expect_error([] { read_json_file("/dev/zero", "tokenizer"); }, "not a regular file");
+  test::expect_error([] { GGUFFile::open("/dev/zero"); }, "not a regular file");
+  test::expect_error([] { read_regular_file(test::scratch_dir(), "prompt file"); }, "is a directory");
+}
+
+TEST(UntrustedFiles, EveryReadIsBounded) {
+  const std::string path = test::scratch_dir() + "/big.txt";
+  std::ofstream(path) << std::string(5000, 'x');
+  EXPECT_EQ(read_regular_file(path, "prompt file", 5000).size(), 5000u);
+  test::expect_error([&] { read_regular_file(path, "prompt file", 4999); }, "larger than 4999 bytes");
+}
+
+TEST(UntrustedFiles, JsonSyntaxErrorsGiveLineAndColumnNotTheLibraryCode) {
+  const std::string path = test::scratch_dir() + "/bad.json";
+  std::ofstream(path) << "{\n  \"a\": 1,\n  oops\n}";
+  const std::string e = test::expect_error([&] { read_json_file(path, "model config"); }, "line 3, column 3");
+  EXPECT_EQ(e.find("json.exception"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace steer
