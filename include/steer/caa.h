@@ -114,6 +114,7 @@ struct OpenEndedAnswer {
   std::string question;
   double multiplier = 0;
   std::string answer;
+  std::vector<int32_t> answer_ids;  // its tokens (the text may end inside a character)
 };
 
 struct CaaRun {

@@ -97,6 +97,7 @@ struct RefusalEvalOptions {
 struct RefusalCondition {
   std::string name;  // "baseline", "ablation", "addition"
   std::vector<std::string> completions;
+  std::vector<std::vector<int32_t>> completion_ids;  // the tokens of each completion (its text may be cut mid-character)
   std::vector<bool> refused_substring;
   std::vector<int> refused_judge;       // 1 / 0, or -1 when the judge's answer did not parse
   std::vector<double> refusal_score;    // first-token metric per prompt

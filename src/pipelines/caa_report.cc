@@ -6,6 +6,7 @@
 
 #include "pipelines/refusal_report.h"
 #include "report/report.h"
+#include "steer/json_text.h"
 #include "steer/caa.h"
 #include "steer/error.h"
 
@@ -120,7 +121,7 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
   nlohmann::json oe = nlohmann::json::array();
   for (const OpenEndedAnswer& a : run.open_ended)
     oe.push_back({{"question", a.question}, {"multiplier", a.multiplier}, {"layer", a.multiplier == 0 ? -1 : L},
-                  {"answer", a.answer}});
+                  {"answer", a.answer}, {"answer_ids", a.answer_ids}});
   write_json_file(oe, out_dir + "/open_ended.json");
   LineChart cmp;
   cmp.title = run.behavior + ": cosine similarity with other vector sets, per layer";
@@ -204,9 +205,9 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
 
   HtmlReport html("CAA — " + run.behavior + " — " + run.metadata["model"]["path"].get<std::string>());
   if (run.metadata.contains("note")) html.paragraph(run.metadata["note"].get<std::string>());
-  html.paragraph("Vectors from " + run.metadata["vectors"]["n_pairs"].dump() + " train pairs (hook_resid_post at the answer "
+  html.paragraph("Vectors from " + json_text(run.metadata["vectors"]["n_pairs"]) + " train pairs (hook_resid_post at the answer "
                  "letter, position " + std::to_string(run.letter_offset) + " from the end); " +
-                 run.metadata["layer_sweep"]["questions"].dump() + " test questions. Best layer " + std::to_string(L) +
+                 json_text(run.metadata["layer_sweep"]["questions"]) + " test questions. Best layer " + std::to_string(L) +
                  " (p(+1) − p(−1) = " + format_number(run.best.effect, "%.3f") + (run.best.monotone ? "" : ", not monotone") +
                  "). Intervals: 95 % bootstrap over questions; Δ is the paired difference to the unsteered row.");
   html.heading("Layer sweep").svg(layer_svg);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "report/report.h"
 
@@ -42,7 +43,7 @@ std::string selection_plot(const RefusalSelection& s, double CandidateScore::*fi
 }  // namespace
 
 void write_json_file(const nlohmann::json& j, const std::string& path) {
-  write_text_file_atomic(path, j.dump(2) + "\n");
+  write_text_file_atomic(path, json_text(j, 2) + "\n");
 }
 
 void write_candidates(const RefusalSelection& s, const std::string& out_dir) {
@@ -125,6 +126,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
                             {"condition", c.name},
                             {"prompt", (*prompts)[i]},
                             {"completion", c.completions[i]},
+                            {"completion_ids", i < c.completion_ids.size() ? c.completion_ids[i] : std::vector<int32_t>()},
                             {"refused_substring", bool(c.refused_substring[i])},
                             {"refusal_score", c.refusal_score[i]}};
         if (!c.refused_judge.empty())
@@ -141,7 +143,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
   std::string md = "# Refusal direction: evaluation\n\n" + refusal_summary_markdown(e);
   if (context.contains("selected") && !context["selected"].is_null())
     md = "# Refusal direction: evaluation\n\nSelected candidate: position " +
-         context["selected"]["position"].dump() + ", layer " + context["selected"]["layer"].dump() + ".\n\n" +
+         json_text(context["selected"]["position"]) + ", layer " + json_text(context["selected"]["layer"]) + ".\n\n" +
          refusal_summary_markdown(e);
   write_text_file_atomic(out_dir + "/summary.md", md);
 
@@ -149,8 +151,8 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
                                                                         : std::string("evaluation")));
   if (context.contains("note") && context["note"].is_string()) html.paragraph(context["note"].get<std::string>());
   if (context.contains("selected") && !context["selected"].is_null())
-    html.paragraph("Selected candidate: position " + context["selected"]["position"].dump() + ", layer " +
-                   context["selected"]["layer"].dump() + " (bypass " + format_number(context["selected"]["bypass"].get<double>(), "%.3f") +
+    html.paragraph("Selected candidate: position " + json_text(context["selected"]["position"]) + ", layer " +
+                   json_text(context["selected"]["layer"]) + " (bypass " + format_number(context["selected"]["bypass"].get<double>(), "%.3f") +
                    ", induce " + format_number(context["selected"]["induce"].get<double>(), "%.3f") + ", KL " +
                    format_number(context["selected"]["kl"].get<double>(), "%.4f") + ").");
   std::vector<std::vector<std::string>> table;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/progress.h"
 #include "data/sha256.h"
@@ -307,7 +308,7 @@ AbliterateReport abliterate_hf_dir(const std::string& source_dir, const at::Tens
         nlohmann::json j = config_json;
         j["tie_word_embeddings"] = false;  // the head is its own tensor now
         std::ofstream f(to);
-        f << j.dump(2) << "\n";
+        f << json_text(j, 2) << "\n";
         if (!f.flush()) fail("cannot write " + to.string());
       } else {
         fs::copy_file(entry.path(), to, fs::copy_options::overwrite_existing);

@@ -1,5 +1,6 @@
 // Activation capture: float64 running sums (and optional float32 per-example activations) at
 // chosen sites × layers × positions, gathered by hooks during one batched forward per batch.
+#include "steer/json_text.h"
 #include "steer/capture.h"
 
 #include <ATen/ATen.h>
@@ -144,7 +145,7 @@ void Activations::save(const std::string& path) const {
                          {"d_model", d_model_},
                          {"per_example", keep_examples_},
                          {"info", info}};
-  w.set_metadata("steer.activations", meta.dump());
+  w.set_metadata("steer.activations", json_text(meta));
   w.write(path);
 }
 

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/config.h"
 #include "steer/gguf.h"
@@ -158,7 +159,7 @@ void save_safetensors(const DirectionSet& set, const std::string& path) {
     w.add_tensor(site_name({m.site, layer}), SafetensorsDType::F32, {v.size(0)}, f32_bytes(v));
     layers.push_back(layer);
   }
-  w.set_metadata("steer", direction_meta_to_json(m).dump());
+  w.set_metadata("steer", json_text(direction_meta_to_json(m)));
   w.set_metadata("format", "steer.directions");
   w.set_metadata("model", m.model);
   w.set_metadata("model_arch", m.model_arch);
@@ -268,7 +269,7 @@ void save_gguf(const DirectionSet& set, const std::string& path) {
   w.set_i32(std::string(kArch) + ".layer_count", int32_t(set.vectors().size()));
   w.set_string("steer.kind", m.kind);
   w.set_string("steer.site", site_kind_name(m.site));
-  w.set_string("steer.meta", direction_meta_to_json(m).dump());
+  w.set_string("steer.meta", json_text(direction_meta_to_json(m)));
   for (const auto& [layer, v] : set.vectors()) {
     int n = layer + shift;
     if (n < 1)

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "steering_args.h"
 #include "steer/error.h"
+#include "steer/json_text.h"
 #include "steer/interventions.h"
 #include "steer/generate.h"
 #include "steer/tokenizer.h"
@@ -90,7 +91,7 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
       nlohmann::json result = {{"model", model->path()}, {"dtype", dtype_name(model->dtype())},
                                {"steering", steering.summary()}, {"results", j},
                                {"prefill_tokens_per_s", prefill_tps}, {"decode_tokens_per_s", decode_tps}};
-      std::cout << result.dump(2) << "\n";
+      std::cout << json_text(result, 2) << "\n";
       return 0;
     }
     if (stream) {

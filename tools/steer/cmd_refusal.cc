@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/model_cache.h"
 #include "prompt_args.h"
@@ -16,8 +17,8 @@ namespace steer::cli {
 int run_refusal_and_report(const Model& model, const RefusalPipelineOptions& opt, const std::string& output) {
   RefusalRun run = run_refusal_pipeline(model, opt, output);
   const nlohmann::json& m = run.metadata;
-  std::cout << "refusal tokens: " << m["refusal_tokens"].dump() << "\n";
-  std::cout << "prompts: " << m["prompts"].dump() << "\n";
+  std::cout << "refusal tokens: " << json_text(m["refusal_tokens"]) << "\n";
+  std::cout << "prompts: " << json_text(m["prompts"]) << "\n";
   std::printf("baseline refusal score: harmful val %.3f, harmless val %.3f\n", run.selection.baseline_harmful,
               run.selection.baseline_harmless);
   if (run.selection.best < 0) {
