@@ -105,6 +105,8 @@ BiasRun compute_bias_run(const Model& model, const BiasOptions& options);
 // "p_unrelated", "n_test", ...}}, "cosine": {"gender/race": c, ...} at cosine_layer,
 // "cosine_layer", "bias_refusal": [...]}; <domain>/vectors.safetensors and .gguf;
 // p_stereotype.csv, bias_refusal.csv, cosine.csv; p_stereotype.svg, cosine.svg; report.html.
+// All or nothing: the files are staged beside out_dir and moved in at the end, so a failed write
+// leaves out_dir as it was.
 void write_bias_run(const BiasRun& run, const std::string& out_dir);
 
 }  // namespace steer

@@ -146,6 +146,8 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& options);
 // layer_sweep.svg, multiplier_sweep.svg, layer_cosine.svg, projection.svg, pca.svg, report.html.
 // summary.json: {"behavior", "best_layer", "layer_sweep": [{"layer", "multiplier", "p_matching"}],
 // "multiplier_sweep": [{"multiplier", "p_matching", "ci95": [lo, hi]}], ...}.
+// All or nothing: the files are staged beside out_dir and moved in at the end, so a failed write
+// leaves out_dir as it was.
 void write_caa_run(const CaaRun& run, const std::string& out_dir);
 
 }  // namespace steer

@@ -9,6 +9,7 @@
 #include "steer/json_text.h"
 #include "steer/caa.h"
 #include "steer/error.h"
+#include "io/run_folder.h"
 
 namespace steer {
 namespace {
@@ -48,10 +49,9 @@ Series scatter(const std::string& name, const std::vector<std::vector<double>>& 
 
 }  // namespace
 
-void write_caa_run(const CaaRun& run, const std::string& out_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) fail("caa: cannot create the run folder " + out_dir + ": " + ec.message());
+void write_caa_run(const CaaRun& run, const std::string& out) {
+  RunFolder folder(out, "caa");  // all or nothing: a writer that throws leaves `out` as it was
+  const std::string& out_dir = folder.path();
   const int L = run.best.layer;
 
   save_directions(run.vectors, out_dir + "/vectors.safetensors");
@@ -224,6 +224,7 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
   if (!pca_svg.empty()) html.svg(pca_svg);
   if (!cmp_svg.empty()) html.svg(cmp_svg);
   html.write(out_dir + "/report.html");
+  folder.commit();
 }
 
 }  // namespace steer

@@ -8,6 +8,7 @@
 #include "steer/json_text.h"
 #include "steer/error.h"
 #include "report/report.h"
+#include "io/run_folder.h"
 
 namespace steer {
 
@@ -94,10 +95,9 @@ std::string refusal_summary_markdown(const RefusalEval& e) {
   return md;
 }
 
-void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const nlohmann::json& context) {
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) fail("refusal eval: cannot create the output folder " + out_dir + ": " + ec.message());
+void write_refusal_eval(const RefusalEval& e, const std::string& out, const nlohmann::json& context) {
+  RunFolder folder(out, "refusal eval");  // all or nothing: a writer that throws leaves `out` as it was
+  const std::string& out_dir = folder.path();
   nlohmann::json summary = e.summary();
   if (!context.is_null()) summary["run"] = context;
   write_json_file(summary, out_dir + "/summary.json");
@@ -189,6 +189,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
     }
   }
   html.write(out_dir + "/report.html");
+  folder.commit();
 }
 
 }  // namespace steer

@@ -14,6 +14,7 @@
 #include "steer/error.h"
 #include "steer/model_cache.h"
 #include "steer/sites.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 namespace {
@@ -163,12 +164,12 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
     }
     if (!o->vectors.empty()) opt.vectors = load_directions(o->vectors);
     const std::string output = o->output.empty() ? "runs/caa-" + opt.data.behavior : o->output;
+    check_output_folder("-o", output);  // before the work, not after
 
     auto model = load_model(o->model, global, o->chat_template);
     if (!o->layers.empty()) opt.layers = parse_layer_list(o->layers, model->config().n_layers, "--layers");
     for (const DirectionSet& s : opt.normalize_with) s.check_compatible(model->config(), "--normalize-with");
     if (opt.vectors) opt.vectors->check_compatible(model->config(), "--vectors");
-    std::filesystem::create_directories(output);
     CaaRun run = compute_caa_run(*model, opt);
     write_caa_run(run, output);
 

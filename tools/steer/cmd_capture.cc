@@ -7,6 +7,7 @@
 #include "steer/error.h"
 #include "prompt_args.h"
 #include "steer/capture.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
@@ -38,6 +39,7 @@ std::function<int()> setup_capture(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("-o,--output", o->output, "Output .safetensors file")->required();
 
   return [o, &global]() {
+    check_output_file("-o", o->output);  // before the work, not after
     CaptureOptions opt;
     opt.sites.clear();
     std::stringstream ss(o->sites);

@@ -11,6 +11,7 @@
 #include "prompt_args.h"
 #include "refusal_args.h"
 #include "steer/refusal.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
@@ -87,6 +88,7 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("-o,--output", o->output, "Run folder")->capture_default_str();
 
   return [o, &global]() {
+    check_output_folder("-o", o->output);  // before the work, not after
     RefusalPipelineOptions opt = o->pipeline;
     // Data before the model: a bad file fails fast.
     if (!o->harmful.empty()) opt.harmful = o->files.load(o->harmful, "--harmful");

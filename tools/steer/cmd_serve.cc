@@ -1,19 +1,21 @@
 // steer serve: an OpenAI-compatible HTTP server with per-request steering (steer/server.h).
 // Runs until SIGINT or SIGTERM, then stops accepting, lets running requests finish within the
 // grace period (cancelling the rest) and exits 0.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <thread>
 
 #include "cli.h"
 #include "steer/model_cache.h"
+#include "steer/outputs.h"
 #include "steer/server.h"
 
 namespace steer::cli {
 
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;
+std::atomic<int> g_signal{0};  // set by the signal-waiting thread
 void on_signal(int sig) { g_signal = sig; }
 
 }  // namespace
@@ -50,8 +52,7 @@ std::function<int()> setup_serve(CLI::App& sub, const GlobalOptions& global) {
     auto model = load_model(o->model, global, o->chat_template);
     o->server.quiet = global.quiet;
     Server server(model, o->server);
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    set_interrupt_handler(on_signal);  // main() takes the signals on a waiting thread (steer/outputs.h)
     const int port = server.start();
     std::fprintf(stderr, "steer serve: http://%s:%d/ (playground), OpenAI API at http://%s:%d/v1 — %s, batch %d\n",
                  o->server.host.c_str(), port, o->server.host.c_str(), port, dtype_name(model->dtype()).c_str(),

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "steer/error.h"
 #include "steer/model_cache.h"
+#include "steer/outputs.h"
 #include "steer/progress.h"
 
 namespace steer::cli {
@@ -156,6 +157,7 @@ static int run(int argc, char** argv) {
 }  // namespace steer::cli
 
 int main(int argc, char** argv) {
+  steer::install_interrupt_cleanup();  // first, so every thread started later leaves SIGINT to it
   try {
     return steer::cli::run(argc, argv);
   } catch (const steer::Error& e) {
