@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -125,6 +126,10 @@ void Activations::merge(const Activations& o) {
 }
 
 void Activations::save(const std::string& path) const {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext != ".safetensors" && ext != ".SAFETENSORS")  // the bytes are safetensors; so is the name
+    fail("cannot save activations to '" + path + "': they are written as safetensors",
+         "give a name ending in .safetensors");
   SafetensorsWriter w;
   for (SiteKind s : sites_)
     for (int l : layers_) {

@@ -40,6 +40,8 @@ std::function<int()> setup_capture(CLI::App& sub, const GlobalOptions& global) {
 
   return [o, &global]() {
     check_output_file("-o", o->output);  // before the work, not after
+    if (!ends_with_ci(o->output, ".safetensors"))
+      fail("-o " + o->output + ": activations are written as safetensors", "give a name ending in .safetensors");
     CaptureOptions opt;
     opt.sites.clear();
     std::stringstream ss(o->sites);

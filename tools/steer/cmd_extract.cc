@@ -62,6 +62,8 @@ std::function<int()> setup_extract(CLI::App& sub, const GlobalOptions& global) {
 
   return [o, &global]() {
     check_output_file("-o", o->output);  // before the work, not after
+    if (!ends_with_ci(o->output, ".safetensors") && !ends_with_ci(o->output, ".gguf"))
+      fail("-o " + o->output + ": unknown extension", "use .safetensors (steer's own format) or .gguf (llama.cpp control vector)");
     if (o->method != "mean-diff" && o->method != "caa" && o->method != "pca")
       fail("--method: unknown method '" + o->method + "'", "use mean-diff, caa or pca");
     const bool caa = o->method == "caa";

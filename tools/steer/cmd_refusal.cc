@@ -70,12 +70,13 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--fallback-kl", sel.fallback_max_kl,
                  "If every candidate fails the filters, pick the lowest bypass among unpruned ones with KL ≤ this "
                  "(ignoring induce), labelled as a fallback; 0: no pick, as the paper")
-      ->capture_default_str();
-  sub.add_option("--kl-threshold", sel.kl_threshold, "Drop candidates whose KL is above this")->capture_default_str();
+      ->capture_default_str()->check(finite_in(0, HUGE_VAL));
+  sub.add_option("--kl-threshold", sel.kl_threshold, "Drop candidates whose KL is above this")
+      ->capture_default_str()->check(finite_in(0, HUGE_VAL));
   sub.add_option("--prune-layers", sel.prune_layer_fraction, "Drop candidates in the last fraction of layers")
-      ->capture_default_str();
+      ->capture_default_str()->check(finite_in(0, 1));
   sub.add_option("--induce-threshold", sel.induce_threshold, "Drop candidates whose induce score is below this")
-      ->capture_default_str();
+      ->capture_default_str()->check(finite_in(-HUGE_VAL, HUGE_VAL));
   sub.add_option("--score-layers", o->score_layers,
                  "Score only these layers' candidates (e.g. 18 or 10-14), to re-check a few after a full run; "
                  "the others are listed as not scored");

@@ -43,9 +43,10 @@ std::function<int()> setup_serve(CLI::App& sub, const GlobalOptions& global) {
       ->capture_default_str()->check(CLI::Range(1, 1 << 20));
   sub.add_option("--ctx", s.context, "Prompt + new tokens at most (0: the model's context length)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub.add_option("--timeout", s.request_timeout_s, "Seconds a request may run")->capture_default_str()->check(CLI::PositiveNumber);
+  sub.add_option("--timeout", s.request_timeout_s, "Seconds a request may run")
+      ->capture_default_str()->check(CLI::PositiveNumber & finite_in(0, HUGE_VAL));
   sub.add_option("--grace", o->grace_s, "Seconds running requests get to finish at SIGINT/SIGTERM")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(finite_in(0, HUGE_VAL));
   sub.add_option("--name", s.model_name, "Model name /v1/models reports (default: the file's stem)");
   sub.add_option("--chat-template", o->chat_template, "Chat template file (overrides the model's)");
   return [o, &global]() {
