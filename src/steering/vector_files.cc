@@ -178,7 +178,7 @@ DirectionSet load_safetensors(const std::string& path) {
   auto file = SafetensorsFile::open(path);
   if (file->metadata().count("steer.activations"))
     fail(path + " holds captured activations, not direction vectors",
-         "make vectors with `steer extract`, or read the file with Activations::load");
+         "it was written by `steer capture`; make vectors from prompts with `steer extract`");
   DirectionMeta meta;
   bool site_known = false;
   auto it = file->metadata().find("steer");
@@ -278,7 +278,7 @@ void save_gguf(const DirectionSet& set, const std::string& path) {
                     ? " is the embedding output, which no block's output equals"
                     : " would be direction." + std::to_string(n) +
                           ", and llama.cpp refuses direction.0 (the output of block 0 cannot be steered there)"),
-           "drop that layer (DirectionSet::only_layers, or --layers), or save as .safetensors");
+           "drop that layer (--layers, e.g. --layers 1-N), or save as .safetensors");
     w.add_tensor("direction." + std::to_string(n), {v.size(0)}, GGMLType::F32, f32_bytes(v));
   }
   w.write(path);
