@@ -305,6 +305,14 @@ DirectionSet load_gguf(const std::string& path) {
       fail(path + ": steer.meta is not valid JSON: " + e.what());
     }
     meta = direction_meta_from_json(j, path);
+    // steer.site decides which layer direction.N is; a file where it and steer.meta disagree
+    // (edited by hand, or by another tool) would steer a layer off by one without a word.
+    if (file->has("steer.site")) {
+      const SiteKind flat = parse_site_kind(file->get_string("steer.site"));
+      if (flat != meta.site)
+        fail(path + ": steer.site is " + site_kind_name(flat) + " but steer.meta says " + site_kind_name(meta.site),
+             "the file was edited inconsistently; re-create it with steer extract or steer convert");
+    }
   } else {
     meta.model = file->get_string(hint_key, "");
     const auto& archs = supported_architectures();

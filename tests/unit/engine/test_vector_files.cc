@@ -269,6 +269,14 @@ TEST(VectorFiles, GgufLoaderErrors) {
   EXPECT_NE(m.find("direction.x"), std::string::npos) << m;
   // every message names the file
   EXPECT_NE(m.find("e9.gguf"), std::string::npos) << m;
+  // steer.site and steer.meta disagreeing would shift every layer by one: an error (class 6).
+  m = bad_gguf("e10.gguf", [&](GGUFWriter& w) {
+    arch(w);
+    w.set_string("steer.site", "hook_resid_pre");
+    w.set_string("steer.meta", R"({"site": "hook_resid_post", "d_model": 4})");
+    w.add_tensor("direction.1", {4}, GGMLType::F32, f32s(4));
+  });
+  EXPECT_NE(m.find("steer.site is hook_resid_pre but steer.meta says hook_resid_post"), std::string::npos) << m;
 }
 
 TEST(VectorFiles, AblationMarkSurvivesBothFormats) {
