@@ -265,7 +265,9 @@ void save_gguf(const DirectionSet& set, const std::string& path) {
          "block); save as .safetensors instead");
   GGUFWriter w;
   w.set_string("general.architecture", kArch);
-  w.set_string(std::string(kArch) + ".model_hint", m.model.empty() ? m.model_arch : m.model);
+  // GGUF strings are UTF-8 (Python's gguf reader decodes them strictly): a model name with a bad
+  // byte is written with U+FFFD, as in the JSON metadata.
+  w.set_string(std::string(kArch) + ".model_hint", valid_utf8(m.model.empty() ? m.model_arch : m.model));
   w.set_i32(std::string(kArch) + ".layer_count", int32_t(set.vectors().size()));
   w.set_string("steer.kind", m.kind);
   w.set_string("steer.site", site_kind_name(m.site));
