@@ -18,9 +18,13 @@ RunFolder::RunFolder(std::string out_dir, const std::string& what) : out_dir_(st
   if (out.filename().empty()) out = out.parent_path();  // "runs/x/"
   fs::path parent = out.parent_path();
   if (parent.empty()) parent = ".";
-  staging_ = (parent / ("." + out.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
-  register_temporary_output(staging_);
+  // Beside the run folder; inside it when only the folder itself may be written (check_output_folder
+  // has made sure one of them can be).
   std::error_code ec;
+  const bool beside = !fs::is_directory(out, ec) || ::access(parent.c_str(), W_OK | X_OK) == 0;
+  staging_ = ((beside ? parent : out) / ("." + out.filename().string() + ".partial-" + std::to_string(::getpid())))
+                 .string();
+  register_temporary_output(staging_);
   fs::remove_all(staging_, ec);
   fs::create_directories(staging_, ec);
   if (ec) {

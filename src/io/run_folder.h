@@ -1,5 +1,6 @@
 // RunFolder: a run folder written all or nothing. A run's writers put their files into path(),
-// a hidden sibling staging folder (.NAME.partial-PID); commit() moves each entry into the run
+// a hidden staging folder .NAME.partial-PID beside the run folder (inside it when only the run
+// folder itself is writable); commit() moves each entry into the run
 // folder, replacing older files of the same name and keeping the others. Destroyed without
 // commit() — a writer threw, the disk filled — the staging folder is removed and the run folder
 // is as it was (or absent), so a failed run never leaves a plausible-looking partial result.

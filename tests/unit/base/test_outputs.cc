@@ -140,6 +140,23 @@ TEST(RunFolder, AFailedWriteLeavesNoRunFolder) {
   EXPECT_TRUE(contains(error_of([&] { RunFolder f(s / "afile", "test"); }), "is not a folder"));
 }
 
+// A run folder the user may write whose parent they may not: staged inside it instead.
+TEST(RunFolder, StagesInsideWhenOnlyTheFolderIsWritable) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root writes anywhere";
+  Scratch s;
+  fs::create_directories(s / "locked/run");
+  fs::permissions(s / "locked", fs::perms::owner_read | fs::perms::owner_exec);
+  {
+    RunFolder f(s / "locked/run", "test");
+    EXPECT_EQ(fs::path(f.path()).parent_path(), fs::path(s / "locked/run"));
+    std::ofstream(f.path() + "/summary.json") << "{}";
+    f.commit();
+  }
+  EXPECT_TRUE(fs::exists(s / "locked/run/summary.json"));
+  EXPECT_TRUE(leftovers(s / "locked/run").empty());
+  fs::permissions(s / "locked", fs::perms::owner_all);
+}
+
 TEST(TemporaryOutputs, AtomicFileRegistersItsTempFile) {
   Scratch s;
   const std::string path = s / "v.safetensors";
