@@ -161,6 +161,15 @@ PickedDirection pick_direction(const std::string& spec, const std::string& optio
   return p;
 }
 
+std::string other_model_note(const DirectionMeta& m, const ModelConfig& config) {
+  const bool other_arch = !m.model_arch.empty() && m.model_arch != config.arch;
+  const bool other_model = m.model_arch.empty() && !m.model.empty() && m.model != config.arch && m.model != config.name;
+  if (!other_arch && !other_model) return "";
+  return "made for " + (m.model.empty() ? m.model_arch : m.model) +
+         (m.model_arch.empty() || m.model == m.model_arch ? "" : " (" + m.model_arch + ")") + ", this model is " +
+         (config.name.empty() ? config.arch : config.name + " (" + config.arch + ")");
+}
+
 std::vector<std::string> check_steering_fits(const SteeringSpecs& specs, const ModelConfig& config) {
   std::vector<std::string> warnings;
   auto check = [&](Intervention::Kind kind, const std::string& text) {
@@ -173,16 +182,8 @@ std::vector<std::string> check_steering_fits(const SteeringSpecs& specs, const M
              "name a layer of the model (steer inspect MODEL lists them)");
     const DirectionSet set = load_directions(s.file);
     set.check_compatible(config, what);
-    const DirectionMeta& m = set.meta();
-    // model_arch is exact when known; a bare model name (a control vector's model_hint, e.g.
-    // repeng's model_type) is compared with the model's name and its architecture.
-    const bool other_arch = !m.model_arch.empty() && m.model_arch != config.arch;
-    const bool other_model = m.model_arch.empty() && !m.model.empty() && m.model != config.arch && m.model != config.name;
-    if (other_arch || other_model)
-      warnings.push_back(what + ": the file was made for " + (m.model.empty() ? m.model_arch : m.model) +
-                         (m.model_arch.empty() || m.model == m.model_arch ? "" : " (" + m.model_arch + ")") +
-                         ", this model is " + (config.name.empty() ? config.arch : config.name + " (" + config.arch + ")") +
-                         "; applying it anyway (same width " + std::to_string(config.d_model) + ")");
+    const std::string note = other_model_note(set.meta(), config);
+    if (!note.empty()) warnings.push_back(what + ": the file was " + note + "; applying it anyway");
   };
   for (const std::string& t : specs.ablate) check(Intervention::Kind::kAblate, t);
   for (const std::string& t : specs.add) check(Intervention::Kind::kAdd, t);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "serve/scheduler.h"
+#include "serve/vectors.h"
 #include "steer/directions.h"
 #include "steer/generate.h"
 #include "steer/interventions.h"
@@ -45,6 +46,33 @@ std::string vector_folder(const Model& m) {
     return d.string();
   }();
   return dir;
+}
+
+// Vectors made for another architecture are loaded (the user may mean it) with a warning; files
+// that do not fit the model are skipped with one (issue 16, class 6).
+TEST(VectorRegistry, WarnsAboutVectorsMadeForAnotherModel) {
+  fs::path d = fs::temp_directory_path() / ("steer-registry-test-" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  ModelConfig c;
+  c.arch = "llama";
+  c.name = "tiny";
+  c.n_layers = 4;
+  c.d_model = 8;
+  DirectionMeta meta;
+  meta.d_model = 8;
+  meta.site = SiteKind::kResidPost;
+  save_directions(DirectionSet(meta, {{1, at::ones({8})}}), (d / "mine.safetensors").string());
+  meta.model = meta.model_arch = "qwen2";
+  save_directions(DirectionSet(meta, {{1, at::ones({8})}}), (d / "qwen.gguf").string());
+  meta.d_model = 4;
+  save_directions(DirectionSet(meta, {{1, at::ones({4})}}), (d / "narrow.safetensors").string());
+  serve::VectorRegistry reg(c, d.string());
+  std::vector<std::string> w = reg.load_folder();
+  ASSERT_EQ(w.size(), 2u) << ::testing::PrintToString(w);
+  EXPECT_EQ(w[0].rfind("skipped ", 0), 0u) << w[0];  // narrow: another width
+  EXPECT_NE(w[1].find("qwen.gguf: made for qwen2, this model is tiny (llama); loaded anyway"), std::string::npos) << w[1];
+  EXPECT_TRUE(reg.get("mine") && reg.get("qwen") && !reg.get("narrow"));
+  fs::remove_all(d);
 }
 
 struct Running {
