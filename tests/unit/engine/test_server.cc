@@ -408,5 +408,33 @@ TEST(Scheduler, RefusesBeyondTheQueueAndAdmitsWhenARowFrees) {
   EXPECT_FALSE(s.submit(job(false))) << "a stopped scheduler takes nothing";
 }
 
+// A request whose steering overflows the activations (NaN logits) ends with finish_reason
+// "error" saying so; a request decoded beside it in the same batch is unharmed (class 6).
+TEST(Scheduler, NonFiniteLogitsEndOnlyThatRequest) {
+  auto m = test::tiny_chat();
+  serve::Scheduler s(m, {/*max_batch=*/2, /*max_queue=*/2});
+  auto job = [&] {
+    auto j = std::make_shared<serve::Job>();
+    j->prompt = encode_raw_prompt(*m, "Once upon a time");
+    j->max_tokens = 4;
+    j->sampling.temperature = 0;
+    return j;
+  };
+  auto plain = job(), alone = job(), huge = job();
+  std::vector<int> layers;
+  for (int l = 0; l < m->config().n_layers; ++l) layers.push_back(l);
+  huge->steering.then(make_add(at::full({m->config().d_model}, 1e30f), 1e30f, layers));
+  ASSERT_TRUE(s.submit(alone));
+  ASSERT_TRUE(alone->wait_for(std::chrono::seconds(30)));
+  ASSERT_TRUE(s.submit(huge));
+  ASSERT_TRUE(s.submit(plain));
+  ASSERT_TRUE(huge->wait_for(std::chrono::seconds(30)));
+  ASSERT_TRUE(plain->wait_for(std::chrono::seconds(30)));
+  EXPECT_EQ(huge->result().finish_reason, "error");
+  EXPECT_NE(huge->result().error.find("not finite"), std::string::npos) << huge->result().error;
+  EXPECT_EQ(plain->result().ids, alone->result().ids);
+  s.stop(5);
+}
+
 }  // namespace
 }  // namespace steer
