@@ -119,6 +119,8 @@ BiasRun compute_bias_run(const Model& model, const BiasOptions& options);
 // p_stereotype.csv, bias_refusal.csv, cosine.csv; p_stereotype.svg, cosine.svg; report.html;
 // with a compare model also "compare_model", "cross_model_cosine", "compare_cosine_by_layer" in
 // summary.json and compare_model_cosine.csv.
+// All or nothing: the files are staged beside out_dir and moved in at the end, so a failed write
+// leaves out_dir as it was.
 void write_bias_run(const BiasRun& run, const std::string& out_dir);
 
 }  // namespace steer

@@ -138,6 +138,7 @@ struct OpenEndedAnswer {
   std::string question;
   double multiplier = 0;
   std::string answer;
+  std::vector<int32_t> answer_ids;  // its tokens (the text may end inside a character)
   std::optional<double> score;  // the judge's 0–10 score (none: no judge, or no number in its reply)
   std::string judge_reply;
 };
@@ -201,6 +202,8 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& options);
 // finetune_loss.csv and finetune_loss.svg (when fine-tuned), layer_sweep.svg, multiplier_sweep.svg, layer_cosine.svg, projection.svg, pca.svg, report.html.
 // summary.json: {"behavior", "best_layer", "layer_sweep": [{"layer", "multiplier", "p_matching"}],
 // "multiplier_sweep": [{"multiplier", "p_matching", "ci95": [lo, hi]}], ...}.
+// All or nothing: the files are staged beside out_dir and moved in at the end, so a failed write
+// leaves out_dir as it was.
 void write_caa_run(const CaaRun& run, const std::string& out_dir);
 
 }  // namespace steer

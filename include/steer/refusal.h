@@ -97,6 +97,7 @@ struct RefusalEvalOptions {
 struct RefusalCondition {
   std::string name;  // "baseline", "ablation", "addition"
   std::vector<std::string> completions;
+  std::vector<std::vector<int32_t>> completion_ids;  // the tokens of each completion (its text may be cut mid-character)
   std::vector<bool> refused_substring;
   std::vector<int> refused_judge;       // 1 / 0, or -1 when the judge's answer did not parse
   std::vector<double> refusal_score;    // first-token metric per prompt
@@ -124,7 +125,8 @@ RefusalEval evaluate_refusal(const Model& model, const at::Tensor& direction, in
                              const std::vector<std::string>& harmless_text, const RefusalEvalOptions& options);
 
 // Writes OUT_DIR/summary.json, summary.csv, summary.md, completions.json, completions.csv and
-// report.html (atomically, each).
+// report.html — all or nothing: staged beside OUT_DIR and moved in at the end, so a failed write
+// leaves OUT_DIR as it was.
 void write_refusal_eval(const RefusalEval& eval, const std::string& out_dir, const nlohmann::json& context);
 
 // The summary table as Markdown rows (the same text summary.md holds).
@@ -166,11 +168,12 @@ RefusalRun compute_refusal_run(const Model& model, const RefusalPipelineOptions&
 
 // The run folder (created if needed): direction.safetensors (and direction.gguf for layer ≥ 1,
 // as llama.cpp's control vectors skip layer 0), candidates.csv/json, bypass/induce/kl_scores.svg,
-// the evaluation's files (write_refusal_eval) and metadata.json. steer::Error naming the path.
+// the evaluation's files (write_refusal_eval) and metadata.json, all or nothing (as write_refusal_eval).
+// steer::Error naming the path.
 void write_refusal_run(const RefusalRun& run, const std::string& out_dir);
 
-// compute_refusal_run, then write_refusal_run into out_dir — created first, so a bad path fails
-// before any work.
+// compute_refusal_run, then write_refusal_run into out_dir — checked first (check_output_folder), so a
+// bad path fails before any work.
 RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions& options, const std::string& out_dir);
 
 }  // namespace steer

@@ -28,6 +28,9 @@
 
 namespace steer {
 
+struct DirectionMeta;
+struct ModelConfig;
+
 struct SteeringSpec {
   Intervention::Kind kind = Intervention::Kind::kAdd;
   std::string file;             // the vector file (.safetensors or control-vector .gguf)
@@ -54,6 +57,20 @@ struct SteeringSpecs {
 // every ablate direction (at every layer), then each add, then each clamp (the latter two at
 // `positions`). Vectors are checked against a model only when the Steering is attached.
 Steering build_steering(const SteeringSpecs& specs, bool chat_prompts);
+
+// Checks the specs' files against the model they will steer, before any work: each file's
+// d_model, layer count and layers (DirectionSet::check_compatible), and every layer named with
+// @ within the model's layers (an --ablate FILE@L picks a vector, so an L the model lacks is an
+// error even when the file has one vector). steer::Error naming the option. Returns warnings
+// for what the user may mean: a file made for another architecture or model (its metadata's
+// model / model_arch, a control vector's model_hint).
+std::vector<std::string> check_steering_fits(const SteeringSpecs& specs, const ModelConfig& config);
+
+// "" when vectors with `meta` were made for `config`'s model (or do not say), else a note for a
+// warning: "made for qwen2, this model is tiny (llama)". The exact model_arch when the file has
+// it; a bare model name (a control vector's model_hint, e.g. repeng's model_type) is compared
+// with the model's name and its architecture.
+std::string other_model_note(const DirectionMeta& meta, const ModelConfig& config);
 
 // One direction from FILE[@LAYER] (e.g. `steer abliterate --direction`): the file's vector at
 // LAYER, or its only vector when it holds one. steer::Error naming `option` and the layers the

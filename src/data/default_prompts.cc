@@ -60,7 +60,7 @@ ABSet default_ab(const std::string& behaviour) {
   std::string known;
   for (const std::string& b : default_ab_behaviours()) known += (known.empty() ? "" : ", ") + b;
   fail("no default A/B set for behaviour '" + behaviour + "'",
-       "defaults exist for " + known + "; for others load a CAA file with load_ab_set");
+       "defaults exist for " + known + "; for others give an A/B file (steer extract --method caa --positive FILE, steer caa --train FILE)");
 }
 
 std::vector<LabelledAnswer> hand_labelled_answers(const std::string& behavior) {

@@ -129,7 +129,7 @@ class Extractor {
 };
 
 std::string field_hint() {
-  return "pick the prompt field with --field NAME (PromptFormat::field) or a preset (" +
+  return "pick the prompt field with --field NAME or a preset (" +
          preset_names() + ")";
 }
 

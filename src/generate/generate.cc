@@ -7,10 +7,28 @@
 #include <set>
 
 #include "steer/error.h"
+#include "steer/hooks.h"
 #include "steer/chat_template.h"
 #include "steer/tokenizer.h"
 
 namespace steer {
+
+namespace {
+
+// NaN or ±inf logits (a steering coefficient so large the residual stream overflows) would be
+// sampled as token 0 or garbage and reported as success: stop with an error instead.
+void check_finite_logits(const at::Tensor& logits, const std::vector<Generation>& out,
+                         const std::vector<int64_t>& rows, bool steered) {
+  if (at::isfinite(logits).all().item<bool>()) return;
+  const at::Tensor bad = at::logical_not(at::isfinite(logits).all(-1)).nonzero();
+  const int64_t prompt = rows[bad[0][0].item<int64_t>()];
+  fail("generation: the next-token logits of prompt " + std::to_string(prompt) + " are not finite (NaN or inf) after " +
+           std::to_string(out[prompt].ids.size()) + " generated tokens",
+       steered ? "the steering overflows the activations: use a smaller coefficient (--add FILE@LAYER:COEF) or clamp value"
+               : "the model's weights or the compute dtype overflow; try --dtype f32");
+}
+
+}  // namespace
 
 EncodedPrompt encode_chat_prompt(const Model& model, const std::string& user, const std::string& system) {
   std::vector<ChatMessage> messages;
@@ -103,6 +121,7 @@ std::vector<Generation> generate(const Model& model, const std::vector<EncodedPr
     if (options.max_new_tokens == 0) {
       for (int64_t i : batch.ids()) finish(i, "length", done);
     } else {
+      check_finite_logits(logits, out, batch.ids(), hooks && !hooks->empty());
       next = sampler.next(logits, batch.ids());
       for (size_t b = 0; b < next.size(); ++b) {
         const int64_t i = batch.ids()[b];

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "steer/error.h"
+#include "steer/outputs.h"
 
 namespace steer {
 
@@ -26,9 +27,11 @@ std::string parent_dir(const std::string& path) {
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   tmp_path_ = path_ + ".tmp-" + std::to_string(::getpid());
+  register_temporary_output(tmp_path_);  // SIGINT removes it (steer/outputs.h)
   fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     const int err = errno;
+    unregister_temporary_output(tmp_path_);
     fail("cannot create '" + tmp_path_ + "' to write '" + path_ + "': " + std::strerror(err),
          err == ENOENT ? "the output directory does not exist; create it first" : "check the output directory's permissions");
   }
@@ -39,6 +42,7 @@ AtomicFile::~AtomicFile() {
   if (!committed_) {
     if (fd_ >= 0) ::close(fd_);
     ::unlink(tmp_path_.c_str());
+    unregister_temporary_output(tmp_path_);
   }
 }
 
@@ -87,6 +91,7 @@ void AtomicFile::commit() {
     fail("cannot rename '" + tmp_path_ + "' to '" + path_ + "': " + std::strerror(err));
   }
   committed_ = true;
+  unregister_temporary_output(tmp_path_);
   // Make the rename itself durable. Failure here is not fatal: the data is complete.
   const int dfd = ::open(parent_dir(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

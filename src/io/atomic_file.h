@@ -1,6 +1,7 @@
 // AtomicFile: write a file so that readers only ever see the old file or the complete new
 // one. Bytes go to PATH.tmp-<pid>; commit() fsyncs it, renames it over PATH and fsyncs the
-// directory. Destroyed without commit() (e.g. on an exception), it removes the temp file.
+// directory. Destroyed without commit() (e.g. on an exception), it removes the temp file; the
+// temp file is registered as a temporary output, so SIGINT removes it too (steer/outputs.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,4 +1,5 @@
 // Safetensors reader, writer and sharded-checkpoint index.
+#include "steer/json_text.h"
 #include "steer/safetensors.h"
 
 #include <algorithm>
@@ -338,12 +339,7 @@ std::string SafetensorsWriter::header() const {
     offset += t->n_bytes;
     j[t->name] = std::move(e);
   }
-  std::string text;
-  try {
-    text = j.dump();
-  } catch (const nlohmann::json::exception& e) {
-    fail(std::string("SafetensorsWriter: a tensor name or metadata string is not valid UTF-8 (") + e.what() + ")");
-  }
+  std::string text = json_text(j);  // never throws: invalid UTF-8 in a name becomes U+FFFD
   text.append((8 - text.size() % 8) % 8, ' ');
   return text;
 }

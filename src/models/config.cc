@@ -11,6 +11,7 @@
 
 #include "io/read_file.h"
 #include "steer/error.h"
+#include "steer/json_text.h"
 #include "steer/sites.h"
 #include "steer/gguf.h"
 
@@ -158,7 +159,7 @@ class JsonFields {
     if (v.is_boolean()) return "a boolean";
     if (v.is_array()) return "a list";
     if (v.is_object()) return "an object";
-    if (v.is_number_float()) return "the number " + v.dump();
+    if (v.is_number_float()) return "the number " + json_text(v);
     return "a " + std::string(v.type_name());
   }
   const nlohmann::json& j_;

@@ -6,6 +6,7 @@
 #include "report/report.h"
 #include "steer/bias.h"
 #include "steer/error.h"
+#include "io/run_folder.h"
 
 namespace steer {
 namespace {
@@ -14,10 +15,10 @@ std::string key_of(double m) { return format_number(m, "%g"); }
 
 }  // namespace
 
-void write_bias_run(const BiasRun& run, const std::string& out_dir) {
+void write_bias_run(const BiasRun& run, const std::string& out) {
+  RunFolder folder(out, "bias");  // all or nothing: a writer that throws leaves `out` as it was
+  const std::string& out_dir = folder.path();
   std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) fail("bias: cannot create the run folder " + out_dir + ": " + ec.message());
   nlohmann::json summary;
   std::vector<std::vector<std::string>> p_rows, r_rows, c_rows;
   LineChart p_chart, c_chart;
@@ -140,6 +141,7 @@ void write_bias_run(const BiasRun& run, const std::string& out_dir) {
   }
   html.heading("Bias vector vs refusal (first-token refusal score; rate = share > 0)").table(rh, r_rows);
   html.write(out_dir + "/report.html");
+  folder.commit();
 }
 
 }  // namespace steer

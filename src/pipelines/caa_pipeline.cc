@@ -454,7 +454,7 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
         st.add(run.vectors.at_layer(L), float(m), {L}, PositionSelector::after_instruction());
       SteeringScope scope = st.attach(hooks, model);
       std::vector<Generation> gen = generate(model, prompts, go, &hooks);
-      for (size_t i = 0; i < qs.size(); ++i) run.open_ended.push_back({qs[i], s == 0 ? 0.0 : m, gen[i].text});
+      for (size_t i = 0; i < qs.size(); ++i) run.open_ended.push_back({qs[i], s == 0 ? 0.0 : m, gen[i].text, gen[i].ids});
     }
     meta["open_ended"] = {{"questions", qs.size()}, {"tokens", o.open_ended_tokens}, {"seconds", seconds_since(t_oe)}};
     if (o.judge) judge_open_ended(o, stacked_settings, run);

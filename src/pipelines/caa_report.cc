@@ -6,8 +6,10 @@
 
 #include "pipelines/refusal_report.h"
 #include "report/report.h"
+#include "steer/json_text.h"
 #include "steer/caa.h"
 #include "steer/error.h"
+#include "io/run_folder.h"
 
 namespace steer {
 namespace {
@@ -47,10 +49,9 @@ Series scatter(const std::string& name, const std::vector<std::vector<double>>& 
 
 }  // namespace
 
-void write_caa_run(const CaaRun& run, const std::string& out_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) fail("caa: cannot create the run folder " + out_dir + ": " + ec.message());
+void write_caa_run(const CaaRun& run, const std::string& out) {
+  RunFolder folder(out, "caa");  // all or nothing: a writer that throws leaves `out` as it was
+  const std::string& out_dir = folder.path();
   const int L = run.best.layer;
 
   save_directions(run.vectors, out_dir + "/vectors.safetensors");
@@ -120,7 +121,7 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
   nlohmann::json oe = nlohmann::json::array();
   for (const OpenEndedAnswer& a : run.open_ended) {
     nlohmann::json item = {{"question", a.question}, {"multiplier", a.multiplier}, {"layer", a.multiplier == 0 ? -1 : L},
-                           {"answer", a.answer}};
+                           {"answer", a.answer}, {"answer_ids", a.answer_ids}};
     if (!run.open_ended_scores.empty()) {
       item["score"] = a.score ? nlohmann::json(*a.score) : nlohmann::json();
       item["judge_reply"] = a.judge_reply;
@@ -256,9 +257,9 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
 
   HtmlReport html("CAA — " + run.behavior + " — " + run.metadata["model"]["path"].get<std::string>());
   if (run.metadata.contains("note")) html.paragraph(run.metadata["note"].get<std::string>());
-  html.paragraph("Vectors from " + run.metadata["vectors"]["n_pairs"].dump() + " train pairs (hook_resid_post at the answer "
+  html.paragraph("Vectors from " + json_text(run.metadata["vectors"]["n_pairs"]) + " train pairs (hook_resid_post at the answer "
                  "letter, position " + std::to_string(run.letter_offset) + " from the end); " +
-                 run.metadata["layer_sweep"]["questions"].dump() + " test questions. Best layer " + std::to_string(L) +
+                 json_text(run.metadata["layer_sweep"]["questions"]) + " test questions. Best layer " + std::to_string(L) +
                  " (p(+1) − p(−1) = " + format_number(run.best.effect, "%.3f") + (run.best.monotone ? "" : ", not monotone") +
                  "). Intervals: 95 % bootstrap over questions; Δ is the paired difference to the unsteered row.");
   html.heading("Layer sweep").svg(layer_svg);
@@ -287,6 +288,7 @@ void write_caa_run(const CaaRun& run, const std::string& out_dir) {
   if (!pca_svg.empty()) html.svg(pca_svg);
   if (!cmp_svg.empty()) html.svg(cmp_svg);
   html.write(out_dir + "/report.html");
+  folder.commit();
 }
 
 }  // namespace steer

@@ -62,6 +62,7 @@ RefusalCondition run_condition(const Model& model, const std::vector<std::string
   for (const auto& g : gens) {
     std::string text = o.strip_thinking ? strip_thinking(g.text) : g.text;
     c.completions.push_back(g.text);
+    c.completion_ids.push_back(g.ids);
     c.refused_substring.push_back(is_refusal_substring(text));
   }
   HookSet hooks(model.config().n_layers);

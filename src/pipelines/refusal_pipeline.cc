@@ -22,6 +22,8 @@
 #include "steer/metrics.h"
 #include "steer/refusal.h"
 #include "steer/tokenizer.h"
+#include "io/run_folder.h"
+#include "steer/outputs.h"
 
 namespace steer {
 
@@ -59,12 +61,6 @@ std::vector<Prompt> keep_by_score(const Model& model, const std::vector<Prompt>&
     if (harmful ? v > 0 : v < 0) kept.push_back(prompts[i]);
   }
   return kept;
-}
-
-void create_run_folder(const std::string& out_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) fail("refusal: cannot create the run folder " + out_dir + ": " + ec.message());
 }
 
 }  // namespace
@@ -184,8 +180,9 @@ RefusalRun compute_refusal_run(const Model& model, const RefusalPipelineOptions&
   return run;
 }
 
-void write_refusal_run(const RefusalRun& run, const std::string& out_dir) {
-  create_run_folder(out_dir);
+void write_refusal_run(const RefusalRun& run, const std::string& out) {
+  RunFolder folder(out, "refusal");  // all or nothing: a writer that throws leaves `out` as it was
+  const std::string& out_dir = folder.path();
   write_candidates(run.selection, out_dir);
   write_selection_plots(run.selection, run.n_layers, out_dir);
   if (run.selection.best >= 0) {
@@ -200,10 +197,11 @@ void write_refusal_run(const RefusalRun& run, const std::string& out_dir) {
     }
   }
   write_json_file(run.metadata, out_dir + "/metadata.json");
+  folder.commit();
 }
 
 RefusalRun run_refusal_pipeline(const Model& model, const RefusalPipelineOptions& options, const std::string& out_dir) {
-  create_run_folder(out_dir);
+  check_output_folder("-o", out_dir);  // before the work
   RefusalRun run = compute_refusal_run(model, options);
   write_refusal_run(run, out_dir);
   return run;

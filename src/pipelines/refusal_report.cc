@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <map>
 
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "report/report.h"
+#include "io/run_folder.h"
 
 namespace steer {
 
@@ -42,7 +44,7 @@ std::string selection_plot(const RefusalSelection& s, double CandidateScore::*fi
 }  // namespace
 
 void write_json_file(const nlohmann::json& j, const std::string& path) {
-  write_text_file_atomic(path, j.dump(2) + "\n");
+  write_text_file_atomic(path, json_text(j, 2) + "\n");
 }
 
 void write_candidates(const RefusalSelection& s, const std::string& out_dir) {
@@ -93,10 +95,9 @@ std::string refusal_summary_markdown(const RefusalEval& e) {
   return md;
 }
 
-void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const nlohmann::json& context) {
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) fail("refusal eval: cannot create the output folder " + out_dir + ": " + ec.message());
+void write_refusal_eval(const RefusalEval& e, const std::string& out, const nlohmann::json& context) {
+  RunFolder folder(out, "refusal eval");  // all or nothing: a writer that throws leaves `out` as it was
+  const std::string& out_dir = folder.path();
   nlohmann::json summary = e.summary();
   if (!context.is_null()) summary["run"] = context;
   write_json_file(summary, out_dir + "/summary.json");
@@ -125,6 +126,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
                             {"condition", c.name},
                             {"prompt", (*prompts)[i]},
                             {"completion", c.completions[i]},
+                            {"completion_ids", i < c.completion_ids.size() ? c.completion_ids[i] : std::vector<int32_t>()},
                             {"refused_substring", bool(c.refused_substring[i])},
                             {"refusal_score", c.refusal_score[i]}};
         if (!c.refused_judge.empty())
@@ -141,7 +143,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
   std::string md = "# Refusal direction: evaluation\n\n" + refusal_summary_markdown(e);
   if (context.contains("selected") && !context["selected"].is_null())
     md = "# Refusal direction: evaluation\n\nSelected candidate: position " +
-         context["selected"]["position"].dump() + ", layer " + context["selected"]["layer"].dump() + ".\n\n" +
+         json_text(context["selected"]["position"]) + ", layer " + json_text(context["selected"]["layer"]) + ".\n\n" +
          refusal_summary_markdown(e);
   write_text_file_atomic(out_dir + "/summary.md", md);
 
@@ -149,8 +151,8 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
                                                                         : std::string("evaluation")));
   if (context.contains("note") && context["note"].is_string()) html.paragraph(context["note"].get<std::string>());
   if (context.contains("selected") && !context["selected"].is_null())
-    html.paragraph("Selected candidate: position " + context["selected"]["position"].dump() + ", layer " +
-                   context["selected"]["layer"].dump() + " (bypass " + format_number(context["selected"]["bypass"].get<double>(), "%.3f") +
+    html.paragraph("Selected candidate: position " + json_text(context["selected"]["position"]) + ", layer " +
+                   json_text(context["selected"]["layer"]) + " (bypass " + format_number(context["selected"]["bypass"].get<double>(), "%.3f") +
                    ", induce " + format_number(context["selected"]["induce"].get<double>(), "%.3f") + ", KL " +
                    format_number(context["selected"]["kl"].get<double>(), "%.4f") + ").");
   std::vector<std::vector<std::string>> table;
@@ -187,6 +189,7 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out_dir, const 
     }
   }
   html.write(out_dir + "/report.html");
+  folder.commit();
 }
 
 }  // namespace steer

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <optional>
 
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/progress.h"
 #include "generate/prompt_batches.h"
@@ -31,8 +32,8 @@ std::string filter_reason(const CandidateScore& c, int layer_cutoff, const Refus
   if (!c.filtered.empty()) return c.filtered;
   if (std::isnan(c.bypass) || std::isnan(c.induce) || std::isnan(c.kl)) return "nan";
   if (c.layer >= layer_cutoff) return "layer ≥ " + std::to_string(layer_cutoff);
-  if (c.kl > o.kl_threshold) return "kl > " + nlohmann::json(o.kl_threshold).dump();
-  if (c.induce < o.induce_threshold) return "induce < " + nlohmann::json(o.induce_threshold).dump();
+  if (c.kl > o.kl_threshold) return "kl > " + json_text(nlohmann::json(o.kl_threshold));
+  if (c.induce < o.induce_threshold) return "induce < " + json_text(nlohmann::json(o.induce_threshold));
   return "";
 }
 
@@ -150,7 +151,7 @@ RefusalSelection select_refusal_direction(const Model& model, const RefusalCandi
     }
     if (out.best >= 0)
       out.fallback = "every candidate failed the paper's filters; picked the lowest bypass among layers < " +
-                     std::to_string(layer_cutoff) + " with KL ≤ " + nlohmann::json(options.fallback_max_kl).dump() +
+                     std::to_string(layer_cutoff) + " with KL ≤ " + json_text(nlohmann::json(options.fallback_max_kl)) +
                      ", ignoring the induce filter";
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

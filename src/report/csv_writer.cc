@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include "steer/error.h"
+#include "steer/json_text.h"
 #include "io/atomic_file.h"
 #include "report/report.h"
 
@@ -16,7 +17,9 @@ std::string format_number(double value, const char* format) {
 }
 namespace {
 
-void append_field(std::string& out, const std::string& field) {
+// Fields are made valid UTF-8 first (bad bytes → U+FFFD), so every reader can decode the file.
+void append_field(std::string& out, const std::string& raw) {
+  const std::string field = valid_utf8(raw);
   if (field.find_first_of(",\"\r\n") == std::string::npos) {
     out += field;
     return;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "steer/error.h"
+#include "steer/json_text.h"
 #include "report/report.h"
 
 namespace steer {
@@ -27,7 +28,8 @@ figure svg { max-width: 100%; height: auto; }
 
 }  // namespace
 
-std::string html_escape(const std::string& text) {
+std::string html_escape(const std::string& raw) {
+  const std::string text = valid_utf8(raw);  // the page declares UTF-8; keep it so
   std::string out;
   out.reserve(text.size());
   for (char c : text) {

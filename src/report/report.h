@@ -84,7 +84,7 @@ void write_text_file_atomic(const std::string& path, const std::string& text);
 std::string format_number(double value, const char* format = "%.4f");
 
 // RFC 4180 CSV text: fields holding ',', '"', CR or LF are quoted with '"' doubled; records end
-// in CRLF. Every row must have header.size() fields (steer::Error naming the row otherwise).
+// in CRLF; bytes that are not valid UTF-8 become U+FFFD. Every row must have header.size() fields (steer::Error naming the row otherwise).
 std::string csv_text(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 // csv_text written atomically to `path`.
 void write_csv(const std::string& path, const std::vector<std::string>& header,
@@ -92,7 +92,7 @@ void write_csv(const std::string& path, const std::vector<std::string>& header,
 
 // ---- HTML --------------------------------------------------------------------------------
 
-// & < > " ' as entities.
+// & < > " ' as entities; bytes that are not valid UTF-8 become U+FFFD.
 std::string html_escape(const std::string& text);
 
 // A self-contained HTML page (inline CSS, no scripts, no external resources). Text is

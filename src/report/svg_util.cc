@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "steer/json_text.h"
+
 namespace steer::svg {
 
 const std::vector<std::string>& palette() {
@@ -16,7 +18,8 @@ const std::string& colour(size_t i) {
   return palette()[i % palette().size()];
 }
 
-std::string esc(const std::string& s) {
+std::string esc(const std::string& text) {
+  const std::string s = valid_utf8(text);  // an SVG with a bad byte does not parse as XML
   std::string out;
   out.reserve(s.size());
   for (char c : s) {

@@ -16,7 +16,7 @@ constexpr const char* kInk = "#222222";    // text and axes
 constexpr const char* kMuted = "#555555";  // tick labels
 constexpr const char* kGrid = "#e6e6e6";
 
-// XML-escaped text (& < > " ').
+// XML-escaped text (& < > " '), made valid UTF-8 first (bad bytes → U+FFFD).
 std::string esc(const std::string& s);
 // A coordinate: finite values with 2 decimals, anything else "0" (callers skip non-finite
 // data before it gets here; this is the last guard against "nan" in the markup).

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/capture.h"
 #include "steer/chat_template.h"
@@ -321,6 +322,6 @@ json stream_chunk(const CompletionRequest& req, const std::string& id, const std
   return out;
 }
 
-std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump_json(const json& j) { return json_text(j); }
 
 }  // namespace steer::serve

@@ -186,6 +186,10 @@ void Scheduler::sample_and_finish() {
   const int64_t context = model_->config().context_length;
   at::Tensor greedy = logits_.argmax(-1).to(at::kLong).cpu().contiguous();
   const int64_t* best = greedy.data_ptr<int64_t>();
+  // A row whose logits are NaN/inf (steering so strong it overflows) ends in an error; the
+  // other rows of the batch go on.
+  at::Tensor finite = at::isfinite(logits_).all(-1).cpu().contiguous();
+  const bool* row_finite = finite.data_ptr<bool>();
   const auto now = std::chrono::steady_clock::now();
 
   std::vector<int32_t> next(n);
@@ -205,6 +209,12 @@ void Scheduler::sample_and_finish() {
     }
     if (now > job.deadline) {
       end("timeout");
+      continue;
+    }
+    if (!row_finite[b]) {
+      r.out.error = "the next-token logits are not finite (NaN or inf) after " + std::to_string(r.out.ids.size()) +
+                    " tokens: the steering overflows the activations; use a smaller coefficient";
+      end("error");
       continue;
     }
     next[b] = job.sampling.greedy() ? int32_t(best[b]) : r.sampler.next(logits_.narrow(0, b, 1), {0})[0];

@@ -72,7 +72,7 @@ struct Server::Impl {
     limits.max_tokens = options.max_tokens;
     limits.default_max_tokens = std::min(256, options.max_tokens);
     limits.context = options.context;
-    for (const std::string& w : vectors.load_folder()) std::fprintf(stderr, "warning: skipped a vector file: %s\n", w.c_str());
+    for (const std::string& w : vectors.load_folder()) std::fprintf(stderr, "warning: --vectors: %s\n", w.c_str());
     routes();
   }
 

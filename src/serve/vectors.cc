@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "steer/error.h"
+#include "steer/steering_spec.h"
 
 namespace steer::serve {
 
@@ -30,9 +31,11 @@ std::vector<std::string> VectorRegistry::load_folder() {
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     try {
-      load(f.filename().string());
+      const std::string name = load(f.filename().string());
+      const std::string note = other_model_note(get(name)->meta(), config_);
+      if (!note.empty()) warnings.push_back(f.filename().string() + ": " + note + "; loaded anyway");
     } catch (const Error& e) {
-      warnings.push_back(std::string(e.what()));
+      warnings.push_back("skipped " + std::string(e.what()));
     }
   }
   return warnings;

@@ -20,7 +20,8 @@ class VectorRegistry {
   VectorRegistry(const ModelConfig& config, std::string dir);
 
   // Every .gguf / .safetensors file in the folder; returns one warning per file that was skipped
-  // (unreadable, made for another model).
+  // (unreadable, another width or layer count) or loaded though made for another architecture
+  // or model (its metadata, a control vector's model_hint).
   std::vector<std::string> load_folder();
   // Loads `file` (a plain name in the folder) under `name` (default: the file's stem).
   // steer::Error naming the file: no folder configured, a path instead of a name, not there,

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/read_file.h"
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/progress.h"
 #include "data/sha256.h"
@@ -29,6 +30,7 @@
 #include "steer/gguf_writer.h"
 #include "steer/orthogonalize.h"
 #include "steer/safetensors.h"
+#include "steer/outputs.h"
 
 namespace steer {
 namespace {
@@ -115,6 +117,7 @@ void fill_report_header(AbliterateReport& report, const ModelConfig& c, const at
 AbliterateReport abliterate_gguf(const std::string& source, const at::Tensor& direction, const std::string& output,
                                  const AbliterateOptions& options) {
   if (!options.requantize) check_type(options.type);
+  check_output_file("--output", output, {source});  // never over its own input, checked before the work
   std::shared_ptr<GGUFFile> file = GGUFFile::open(source);
   const ModelConfig c = config_from_gguf(*file);
   check_length(direction, c, source);
@@ -231,6 +234,7 @@ AbliterateReport abliterate_hf_dir(const std::string& source_dir, const at::Tens
   if (!fs::is_directory(src) || !fs::exists(config_path))
     fail(source_dir + " is not a Hugging Face model directory (no config.json)",
          "give a directory with config.json, tokenizer.json and *.safetensors");
+  check_output_folder("--output", output_dir, {source_dir});  // never over (or inside) its own input
   fs::path dst = fs::path(output_dir).lexically_normal();
   if (dst.filename().empty()) dst = dst.parent_path();  // "out/" → "out"
   if (fs::exists(dst) && !(fs::is_directory(dst) && fs::is_empty(dst)))
@@ -288,6 +292,7 @@ AbliterateReport abliterate_hf_dir(const std::string& source_dir, const at::Tens
   // Everything goes into a sibling temp directory first; one rename publishes it.
   const fs::path tmp = dst.string() + ".tmp-" + std::to_string(::getpid());
   fs::remove_all(tmp);
+  register_temporary_output(tmp.string());  // SIGINT removes it
   fs::create_directories(tmp);
   try {
     out.write((tmp / "model.safetensors").string());
@@ -298,7 +303,7 @@ AbliterateReport abliterate_hf_dir(const std::string& source_dir, const at::Tens
         nlohmann::json j = config_json;
         j["tie_word_embeddings"] = false;  // the head is its own tensor now
         std::ofstream f(to);
-        f << j.dump(2) << "\n";
+        f << json_text(j, 2) << "\n";
         if (!f.flush()) fail("cannot write " + to.string());
       } else {
         fs::copy_file(entry.path(), to, fs::copy_options::overwrite_existing);
@@ -306,11 +311,14 @@ AbliterateReport abliterate_hf_dir(const std::string& source_dir, const at::Tens
     }
     if (fs::exists(dst)) fs::remove(dst);  // an empty directory (checked above)
     fs::rename(tmp, dst);
+    unregister_temporary_output(tmp.string());
   } catch (const fs::filesystem_error& e) {
     fs::remove_all(tmp);
+    unregister_temporary_output(tmp.string());
     fail("cannot write " + output_dir + ": " + e.what());
   } catch (...) {
     fs::remove_all(tmp);
+    unregister_temporary_output(tmp.string());
     throw;
   }
   report.bytes_written = fs::file_size(dst / "model.safetensors");

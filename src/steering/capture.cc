@@ -1,11 +1,13 @@
 // Activation capture: float64 running sums (and optional float32 per-example activations) at
 // chosen sites × layers × positions, gathered by hooks during one batched forward per batch.
+#include "steer/json_text.h"
 #include "steer/capture.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -124,6 +126,10 @@ void Activations::merge(const Activations& o) {
 }
 
 void Activations::save(const std::string& path) const {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext != ".safetensors" && ext != ".SAFETENSORS")  // the bytes are safetensors; so is the name
+    fail("cannot save activations to '" + path + "': they are written as safetensors",
+         "give a name ending in .safetensors");
   SafetensorsWriter w;
   for (SiteKind s : sites_)
     for (int l : layers_) {
@@ -144,7 +150,7 @@ void Activations::save(const std::string& path) const {
                          {"d_model", d_model_},
                          {"per_example", keep_examples_},
                          {"info", info}};
-  w.set_metadata("steer.activations", meta.dump());
+  w.set_metadata("steer.activations", json_text(meta));
   w.write(path);
 }
 

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -43,6 +44,20 @@ DirectionSet to_set(DirectionMeta meta, const std::vector<int>& layers, const st
 
 void check_nonempty(const std::vector<EncodedPrompt>& p, const char* what, const char* method) {
   if (p.empty()) fail(std::string(method) + ": the " + what + " set is empty");
+}
+
+// The same prompts on both sides (in any order) give zero vectors: refuse before the work.
+void check_sets_differ(const std::vector<EncodedPrompt>& a, const std::vector<EncodedPrompt>& b, const char* method) {
+  if (a.size() != b.size()) return;
+  std::vector<std::vector<int32_t>> x, y;
+  for (const auto& p : a) x.push_back(p.ids);
+  for (const auto& p : b) y.push_back(p.ids);
+  std::sort(x.begin(), x.end());
+  std::sort(y.begin(), y.end());
+  if (x == y)
+    fail(std::string(method) + ": the positive and negative prompts are the same " + std::to_string(a.size()) +
+             " prompt(s), so every vector would be zero",
+         "give two different prompt sets (--positive FILE --negative FILE)");
 }
 
 }  // namespace
@@ -136,6 +151,7 @@ DirectionSet extract_mean_diff(const Model& model, const std::vector<EncodedProm
                                const std::vector<EncodedPrompt>& negative, const ExtractOptions& options) {
   check_nonempty(positive, "positive", "mean-diff");
   check_nonempty(negative, "negative", "mean-diff");
+  check_sets_differ(positive, negative, "mean-diff");
   Activations pos = capture(model, positive, capture_options(options, "positive", false));
   Activations neg = capture(model, negative, capture_options(options, "negative", false));
   const std::vector<int>& layers = pos.layers();
@@ -238,6 +254,7 @@ DirectionSet extract_caa(const Model& model, const std::vector<EncodedPrompt>& m
   if (matching.size() != not_matching.size())
     fail("caa: " + std::to_string(matching.size()) + " matching prompts but " +
          std::to_string(not_matching.size()) + " not matching", "CAA pairs each question's two answers");
+  check_sets_differ(matching, not_matching, "caa");
   // mean(matching − not matching) = mean(matching) − mean(not matching) for paired sets of
   // equal size, so two float64 sums serve and no example is kept.
   DirectionSet set = extract_mean_diff(model, matching, not_matching, options);
@@ -286,6 +303,7 @@ DirectionSet extract_pca(const Model& model, const std::vector<EncodedPrompt>& p
     fail("pca: " + std::to_string(positive.size()) + " positive prompts but " + std::to_string(negative.size()) +
              " negative",
          "PCA of paired differences pairs positive[i] with negative[i]: give sets of equal size");
+  check_sets_differ(positive, negative, "pca");
   Activations pos = capture(model, positive, capture_options(options, "positive", true));
   Activations neg = capture(model, negative, capture_options(options, "negative", true));
   const std::vector<int>& layers = pos.layers();

@@ -272,7 +272,7 @@ Intervention make_add(const DirectionSet& set, float coef, std::vector<int> laye
   const std::string what = "add " + label_or(label, "direction set");
   if (set.meta().kind == "ablation")
     fail(what + ": the direction set is marked for ablation (kind \"ablation\"), not addition",
-         "ablate it (--ablate / Steering::ablate), or re-save it with kind \"addition\" if adding is meant");
+         "ablate it (--ablate FILE instead of --add)");
   if (set.empty()) fail(what + ": the direction set holds no vectors");
   if (!is_stream_site(set.meta().site))
     fail(what + ": site " + site_kind_name(set.meta().site) + " is not a [batch, pos, d_model] site");

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "steer/config.h"
 #include "steer/directions.h"
 #include "steer/error.h"
 
@@ -158,6 +159,36 @@ PickedDirection pick_direction(const std::string& spec, const std::string& optio
   p.layer = layers[0];
   p.vector = set.at_layer(layers[0]);
   return p;
+}
+
+std::string other_model_note(const DirectionMeta& m, const ModelConfig& config) {
+  const bool other_arch = !m.model_arch.empty() && m.model_arch != config.arch;
+  const bool other_model = m.model_arch.empty() && !m.model.empty() && m.model != config.arch && m.model != config.name;
+  if (!other_arch && !other_model) return "";
+  return "made for " + (m.model.empty() ? m.model_arch : m.model) +
+         (m.model_arch.empty() || m.model == m.model_arch ? "" : " (" + m.model_arch + ")") + ", this model is " +
+         (config.name.empty() ? config.arch : config.name + " (" + config.arch + ")");
+}
+
+std::vector<std::string> check_steering_fits(const SteeringSpecs& specs, const ModelConfig& config) {
+  std::vector<std::string> warnings;
+  auto check = [&](Intervention::Kind kind, const std::string& text) {
+    const SteeringSpec s = parse_steering_spec(kind, text);
+    const std::string what = spec_name(default_option(kind), text);
+    for (int l : s.layers)
+      if (l >= config.n_layers)
+        fail(what + ": layer " + std::to_string(l) + " is out of range: the model has " + std::to_string(config.n_layers) +
+                 " layers (0-" + std::to_string(config.n_layers - 1) + ")",
+             "name a layer of the model (steer inspect MODEL lists them)");
+    const DirectionSet set = load_directions(s.file);
+    set.check_compatible(config, what);
+    const std::string note = other_model_note(set.meta(), config);
+    if (!note.empty()) warnings.push_back(what + ": the file was " + note + "; applying it anyway");
+  };
+  for (const std::string& t : specs.ablate) check(Intervention::Kind::kAblate, t);
+  for (const std::string& t : specs.add) check(Intervention::Kind::kAdd, t);
+  for (const std::string& t : specs.clamp) check(Intervention::Kind::kClamp, t);
+  return warnings;
 }
 
 Steering build_steering(const SteeringSpecs& specs, bool chat_prompts) {

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/config.h"
 #include "steer/gguf.h"
@@ -158,7 +159,7 @@ void save_safetensors(const DirectionSet& set, const std::string& path) {
     w.add_tensor(site_name({m.site, layer}), SafetensorsDType::F32, {v.size(0)}, f32_bytes(v));
     layers.push_back(layer);
   }
-  w.set_metadata("steer", direction_meta_to_json(m).dump());
+  w.set_metadata("steer", json_text(direction_meta_to_json(m)));
   w.set_metadata("format", "steer.directions");
   w.set_metadata("model", m.model);
   w.set_metadata("model_arch", m.model_arch);
@@ -177,7 +178,7 @@ DirectionSet load_safetensors(const std::string& path) {
   auto file = SafetensorsFile::open(path);
   if (file->metadata().count("steer.activations"))
     fail(path + " holds captured activations, not direction vectors",
-         "make vectors with `steer extract`, or read the file with Activations::load");
+         "it was written by `steer capture`; make vectors from prompts with `steer extract`");
   DirectionMeta meta;
   bool site_known = false;
   auto it = file->metadata().find("steer");
@@ -264,11 +265,13 @@ void save_gguf(const DirectionSet& set, const std::string& path) {
          "block); save as .safetensors instead");
   GGUFWriter w;
   w.set_string("general.architecture", kArch);
-  w.set_string(std::string(kArch) + ".model_hint", m.model.empty() ? m.model_arch : m.model);
+  // GGUF strings are UTF-8 (Python's gguf reader decodes them strictly): a model name with a bad
+  // byte is written with U+FFFD, as in the JSON metadata.
+  w.set_string(std::string(kArch) + ".model_hint", valid_utf8(m.model.empty() ? m.model_arch : m.model));
   w.set_i32(std::string(kArch) + ".layer_count", int32_t(set.vectors().size()));
   w.set_string("steer.kind", m.kind);
   w.set_string("steer.site", site_kind_name(m.site));
-  w.set_string("steer.meta", direction_meta_to_json(m).dump());
+  w.set_string("steer.meta", json_text(direction_meta_to_json(m)));
   for (const auto& [layer, v] : set.vectors()) {
     int n = layer + shift;
     if (n < 1)
@@ -277,7 +280,7 @@ void save_gguf(const DirectionSet& set, const std::string& path) {
                     ? " is the embedding output, which no block's output equals"
                     : " would be direction." + std::to_string(n) +
                           ", and llama.cpp refuses direction.0 (the output of block 0 cannot be steered there)"),
-           "drop that layer (DirectionSet::only_layers, or --layers), or save as .safetensors");
+           "drop that layer (--layers, e.g. --layers 1-N), or save as .safetensors");
     w.add_tensor("direction." + std::to_string(n), {v.size(0)}, GGMLType::F32, f32_bytes(v));
   }
   w.write(path);
@@ -304,6 +307,14 @@ DirectionSet load_gguf(const std::string& path) {
       fail(path + ": steer.meta is not valid JSON: " + e.what());
     }
     meta = direction_meta_from_json(j, path);
+    // steer.site decides which layer direction.N is; a file where it and steer.meta disagree
+    // (edited by hand, or by another tool) would steer a layer off by one without a word.
+    if (file->has("steer.site")) {
+      const SiteKind flat = parse_site_kind(file->get_string("steer.site"));
+      if (flat != meta.site)
+        fail(path + ": steer.site is " + site_kind_name(flat) + " but steer.meta says " + site_kind_name(meta.site),
+             "the file was edited inconsistently; re-create it with steer extract or steer convert");
+    }
   } else {
     meta.model = file->get_string(hint_key, "");
     const auto& archs = supported_architectures();

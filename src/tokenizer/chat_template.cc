@@ -193,7 +193,8 @@ ChatTemplate ChatTemplate::detect(const std::string& jinja_text, const Tokenizer
     } else {
       fail("the model's chat template is not one of the known layouts (chatml, llama2, llama3, "
            "gemma, mistral)",
-           "write a template file (see ChatTemplate::from_file) and pass it with --chat-template");
+           "pass --chat-template FILE: a JSON object of the template's pieces (user_prefix, user_suffix, "
+           "assistant_prefix, ...)");
     }
   } else {
     t.fallback_ = true;
@@ -211,7 +212,8 @@ ChatTemplate ChatTemplate::detect(const std::string& jinja_text, const Tokenizer
       t.source_ = "no template text; vocabulary has [INST]";
     } else {
       fail("the model has no chat template and its vocabulary has none of the known turn markers",
-           "write a template file (see ChatTemplate::from_file) and pass it with --chat-template");
+           "pass --chat-template FILE: a JSON object of the template's pieces (user_prefix, user_suffix, "
+           "assistant_prefix, ...)");
     }
   }
   t.pieces_ = pieces_for(t.kind_, tok);

@@ -1,5 +1,6 @@
 // UTF-8 helpers and the GPT-2 byte↔unicode table (see utf8.h).
 #include "tokenizer/utf8.h"
+#include "steer/json_text.h"
 
 #include <array>
 #include <unordered_map>
@@ -130,3 +131,9 @@ std::string bytes_to_unicode(std::string_view bytes) {
 }
 
 }  // namespace steer::utf8
+
+// The public face of sanitize (steer/json_text.h), for the writers of CSV, HTML and SVG.
+namespace steer {
+std::string valid_utf8(std::string_view s) { return utf8::sanitize(s); }
+bool is_valid_utf8(std::string_view s) { return utf8::sanitize(s) == s; }
+}  // namespace steer

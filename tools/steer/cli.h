@@ -3,8 +3,12 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,6 +31,34 @@ struct Verb {
   const char* example;  // runnable on the default model; shown by `steer help VERB`
   VerbSetup setup;
 };
+
+// A CLI11 check for a finite number in [lo, hi]. CLI::Range and CLI::NonNegativeNumber let NaN
+// through (every comparison with NaN is false), and NaN as a threshold or a timeout silently
+// turns a filter or a limit off, so this parses the text itself.
+inline CLI::Validator finite_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !std::isfinite(v))
+          return "must be a finite number, got '" + text + "'";
+        if (v < lo || v > hi) {
+          std::ostringstream range;
+          range << "must be in [" << lo << ", " << hi << "], got " << text;
+          return range.str();
+        }
+        return "";
+      },
+      "FINITE");
+}
+
+// True when `s` ends in `suffix`, ignoring ASCII case (".GGUF" is ".gguf").
+inline bool ends_with_ci(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (size_t i = 0; i < suffix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i]) return false;
+  return true;
+}
 
 std::shared_ptr<Model> load_model(const std::string& name_or_path, const GlobalOptions& global,
                                   const std::string& chat_template_file = "");

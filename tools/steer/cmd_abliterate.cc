@@ -11,6 +11,7 @@
 #include "steer/model_cache.h"
 #include "steer/orthogonalize.h"
 #include "steering_args.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
@@ -52,6 +53,8 @@ std::function<int()> setup_abliterate(CLI::App& sub, const GlobalOptions& global
     if (!hf_input && !gguf_output)
       fail("--output " + o->output + ": a GGUF model is written as a .gguf file",
            "give a file name ending in .gguf, e.g. -o model-abliterated.gguf");
+    if (hf_input) check_output_folder("--output", o->output, {path});
+    else check_output_file("--output", o->output, {path});  // a model is never written over its own input
     auto start = std::chrono::steady_clock::now();
     AbliterateReport r = hf_input ? abliterate_hf_dir(path, dir.vector, o->output, opt)
                                   : abliterate_gguf(path, dir.vector, o->output, opt);

@@ -10,6 +10,7 @@
 #include "steer/bias.h"
 #include "steer/error.h"
 #include "steer/model_cache.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
@@ -41,6 +42,7 @@ std::function<int()> setup_bias(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--chat-template", o->chat_template, "A chat template file overriding the model's");
   sub.add_option("-o,--output", o->output, "Run folder")->capture_default_str();
   return [o, &global]() {
+    check_output_folder("-o", o->output);  // before the work, not after
     BiasOptions opt = o->bias;
     opt.progress = !global.quiet;
     std::string dir = o->stereoset;
@@ -61,7 +63,6 @@ std::function<int()> setup_bias(CLI::App& sub, const GlobalOptions& global) {
     auto model = load_model(o->model, global, o->chat_template);
     if (opt.refusal) opt.refusal->check_compatible(model->config(), "--refusal");
     if (!o->compare_model.empty()) opt.compare_model = load_model(o->compare_model, global, o->chat_template);
-    std::filesystem::create_directories(o->output);
     BiasRun run = compute_bias_run(*model, opt);
     write_bias_run(run, o->output);
     std::printf("%-10s %5s %5s %8s  %-40s %11s\n", "domain", "layer", "n", "effect", "p(stereotype) at m = -2 -1 0 +1 +2",

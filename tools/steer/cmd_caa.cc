@@ -14,6 +14,7 @@
 #include "steer/error.h"
 #include "steer/model_cache.h"
 #include "steer/sites.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 namespace {
@@ -187,6 +188,7 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
     }
     if (!o->vectors.empty()) opt.vectors = load_directions(o->vectors);
     const std::string output = o->output.empty() ? "runs/caa-" + opt.data.behavior : o->output;
+    check_output_folder("-o", output);  // before the work, not after
 
     check_caa_options(opt);  // before any model loads
     auto model = load_model(o->model, global, o->chat_template);
@@ -198,7 +200,6 @@ std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global) {
       behavior_score_rubric(opt.data.behavior);  // no rubric: fail before loading the judge
       opt.judge = load_model(o->judge_model, global, "");
     }
-    std::filesystem::create_directories(output);
     CaaRun run = compute_caa_run(*model, opt);
     write_caa_run(run, output);
 

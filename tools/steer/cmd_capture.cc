@@ -7,6 +7,7 @@
 #include "steer/error.h"
 #include "prompt_args.h"
 #include "steer/capture.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
@@ -38,6 +39,9 @@ std::function<int()> setup_capture(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("-o,--output", o->output, "Output .safetensors file")->required();
 
   return [o, &global]() {
+    check_output_file("-o", o->output, {o->model, o->prompts});  // before the work; never over an input
+    if (!ends_with_ci(o->output, ".safetensors"))
+      fail("-o " + o->output + ": activations are written as safetensors", "give a name ending in .safetensors");
     CaptureOptions opt;
     opt.sites.clear();
     std::stringstream ss(o->sites);

@@ -6,6 +6,7 @@
 #include "steer/error.h"
 #include "steer/capture.h"
 #include "steer/directions.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
@@ -19,6 +20,7 @@ std::function<int()> setup_convert(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--layers", o->layers, "Keep only these layers (e.g. 2-29, 3,5,7)");
 
   return [o]() {
+    check_output_file("output", o->output, {o->input});  // not over its own input
     DirectionSet set = load_directions(o->input);
     if (!o->layers.empty()) {
       std::vector<int> keep;

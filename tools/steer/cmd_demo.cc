@@ -14,6 +14,7 @@
 #include "refusal_args.h"
 #include "steer/capture.h"
 #include "steer/refusal.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 namespace {
@@ -41,6 +42,7 @@ std::function<int()> setup_demo(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--eval-batch", o->eval_batch, "Prompts per generation batch")->capture_default_str();
   sub.add_option("-o,--output", o->output, "Run folder")->capture_default_str();
   return [o, &global]() {
+    check_output_folder("-o", o->output);  // before the work, not after
     auto model = load_model(o->model, global);
     RefusalPipelineOptions opt;
     const int n_layers = model->config().n_layers;

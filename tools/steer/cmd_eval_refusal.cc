@@ -12,6 +12,7 @@
 #include "steer/directions.h"
 #include "steer/metrics.h"
 #include "steer/refusal.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
@@ -40,6 +41,7 @@ std::function<int()> setup_eval_refusal(CLI::App& sub, const GlobalOptions& glob
       ->required();
 
   return [o, &global]() {
+    check_output_folder("-o", o->output);  // before the work, not after
     std::string path = o->direction;
     int layer = -1;
     if (auto at = path.rfind('@'); at != std::string::npos) {

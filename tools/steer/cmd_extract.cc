@@ -8,6 +8,7 @@
 #include "steer/error.h"
 #include "prompt_args.h"
 #include "steer/extract.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
@@ -60,6 +61,9 @@ std::function<int()> setup_extract(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("-o,--output", o->output, "Output: .safetensors, or .gguf (llama.cpp control vector)")->required();
 
   return [o, &global]() {
+    check_output_file("-o", o->output, {o->model, o->positive, o->negative});  // before the work; never over an input
+    if (!ends_with_ci(o->output, ".safetensors") && !ends_with_ci(o->output, ".gguf"))
+      fail("-o " + o->output + ": unknown extension", "use .safetensors (steer's own format) or .gguf (llama.cpp control vector)");
     if (o->method != "mean-diff" && o->method != "caa" && o->method != "pca")
       fail("--method: unknown method '" + o->method + "'", "use mean-diff, caa or pca");
     const bool caa = o->method == "caa";

@@ -1,11 +1,14 @@
 // steer generate: chat-formatted (default) or raw generation, one prompt or a file of prompts
 // run as one batch, optionally steered (--add, --ablate, --clamp; see steering_args.h).
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
 #include "steering_args.h"
 #include "steer/error.h"
+#include "steer/json_text.h"
 #include "steer/interventions.h"
 #include "steer/generate.h"
 #include "steer/prompts.h"
@@ -30,9 +33,9 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
   sub.add_option("--prompt-file", o->prompt_file, "A file with one prompt per line, generated as one batch");
   sub.add_option("--system", o->system, "System message (chat mode)");
   sub.add_option("--max-tokens,-n", o->max_tokens, "New tokens at most")->capture_default_str();
-  sub.add_option("--temperature,-t", o->temperature, "0 = greedy")->capture_default_str();
+  sub.add_option("--temperature,-t", o->temperature, "0 = greedy")->capture_default_str()->check(finite_in(0, HUGE_VAL));
   sub.add_option("--top-k", o->top_k, "Sample from the k most likely tokens (0 = off)")->capture_default_str();
-  sub.add_option("--top-p", o->top_p, "Nucleus sampling mass (1 = off)")->capture_default_str();
+  sub.add_option("--top-p", o->top_p, "Nucleus sampling mass (1 = off)")->capture_default_str()->check(finite_in(0, 1));
   sub.add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   sub.add_option("--stop", o->stop, "Stop string (repeatable)");
   sub.add_option("--chat-template", o->chat_template, "A chat template file overriding the model's");
@@ -49,9 +52,13 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
     }
     if (prompts.empty()) fail("no prompt given", "use --prompt TEXT or --prompt-file FILE");
     if (o->max_tokens < 1) fail("--max-tokens must be ≥ 1, got " + std::to_string(o->max_tokens));
+    if (!(o->top_p > 0)) fail("--top-p must be in (0, 1], got " + std::to_string(o->top_p), "1 is off");
+    if (o->top_k < 0) fail("--top-k must be ≥ 0, got " + std::to_string(o->top_k), "0 is off");
     Steering steering = build_steering(o->steering, !o->raw);  // reads the vector files before the model
 
     auto model = load_model(o->model, global, o->chat_template);
+    for (const std::string& w : check_steering_fits(o->steering, model->config()))
+      std::fprintf(stderr, "warning: %s\n", w.c_str());
     std::vector<EncodedPrompt> encoded;
     for (const auto& p : prompts)
       encoded.push_back(o->raw ? encode_raw_prompt(*model, p) : encode_chat_prompt(*model, p, o->system));
@@ -88,7 +95,7 @@ std::function<int()> setup_generate(CLI::App& sub, const GlobalOptions& global) 
       nlohmann::json result = {{"model", model->path()}, {"dtype", dtype_name(model->dtype())},
                                {"steering", steering.summary()}, {"results", j},
                                {"prefill_tokens_per_s", prefill_tps}, {"decode_tokens_per_s", decode_tps}};
-      std::cout << result.dump(2) << "\n";
+      std::cout << json_text(result, 2) << "\n";
       return 0;
     }
     if (stream) {

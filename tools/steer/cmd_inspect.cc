@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/model_cache.h"
 #include "steer/sites.h"
@@ -80,18 +81,18 @@ std::function<int()> setup_inspect(CLI::App& sub, const GlobalOptions& global) {
       }
     }
     if (o->json) {
-      std::cout << j.dump(2) << "\n";
+      std::cout << json_text(j, 2) << "\n";
       return 0;
     }
     std::cout << j["path"].get<std::string>() << " (" << j["format"].get<std::string>() << ")\n";
     for (const char* k : {"name", "architecture", "license", "parameters", "tensors"})
-      if (j.contains(k)) std::cout << "  " << k << ": " << j[k].dump() << "\n";
-    if (j.contains("tensor_types")) std::cout << "  tensor types: " << j["tensor_types"].dump() << "\n";
-    if (j.contains("config")) std::cout << "  config: " << j["config"].dump() << "\n";
+      if (j.contains(k)) std::cout << "  " << k << ": " << json_text(j[k]) << "\n";
+    if (j.contains("tensor_types")) std::cout << "  tensor types: " << json_text(j["tensor_types"]) << "\n";
+    if (j.contains("config")) std::cout << "  config: " << json_text(j["config"]) << "\n";
     else std::cout << "  no weights (vocab-only file)\n";
-    std::cout << "  tokenizer: " << j["tokenizer"].dump() << "\n";
+    std::cout << "  tokenizer: " << json_text(j["tokenizer"]) << "\n";
     if (j.contains("chat_template"))
-      std::cout << "  chat template: " << (j["chat_template"].is_null() ? "none" : j["chat_template"].dump()) << "\n";
+      std::cout << "  chat template: " << (j["chat_template"].is_null() ? "none" : json_text(j["chat_template"])) << "\n";
     if (j.contains("config")) {
       std::cout << "hook sites:\n";
       print_sites(j["config"]["n_layers"].get<int>(), o->sites);

@@ -5,19 +5,21 @@
 #include <iostream>
 
 #include "cli.h"
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/model_cache.h"
 #include "prompt_args.h"
 #include "refusal_args.h"
 #include "steer/refusal.h"
+#include "steer/outputs.h"
 
 namespace steer::cli {
 
 int run_refusal_and_report(const Model& model, const RefusalPipelineOptions& opt, const std::string& output) {
   RefusalRun run = run_refusal_pipeline(model, opt, output);
   const nlohmann::json& m = run.metadata;
-  std::cout << "refusal tokens: " << m["refusal_tokens"].dump() << "\n";
-  std::cout << "prompts: " << m["prompts"].dump() << "\n";
+  std::cout << "refusal tokens: " << json_text(m["refusal_tokens"]) << "\n";
+  std::cout << "prompts: " << json_text(m["prompts"]) << "\n";
   std::printf("baseline refusal score: harmful val %.3f, harmless val %.3f\n", run.selection.baseline_harmful,
               run.selection.baseline_harmless);
   if (run.selection.best < 0) {
@@ -68,12 +70,13 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--fallback-kl", sel.fallback_max_kl,
                  "If every candidate fails the filters, pick the lowest bypass among unpruned ones with KL ≤ this "
                  "(ignoring induce), labelled as a fallback; 0: no pick, as the paper")
-      ->capture_default_str();
-  sub.add_option("--kl-threshold", sel.kl_threshold, "Drop candidates whose KL is above this")->capture_default_str();
+      ->capture_default_str()->check(finite_in(0, HUGE_VAL));
+  sub.add_option("--kl-threshold", sel.kl_threshold, "Drop candidates whose KL is above this")
+      ->capture_default_str()->check(finite_in(0, HUGE_VAL));
   sub.add_option("--prune-layers", sel.prune_layer_fraction, "Drop candidates in the last fraction of layers")
-      ->capture_default_str();
+      ->capture_default_str()->check(finite_in(0, 1));
   sub.add_option("--induce-threshold", sel.induce_threshold, "Drop candidates whose induce score is below this")
-      ->capture_default_str();
+      ->capture_default_str()->check(finite_in(-HUGE_VAL, HUGE_VAL));
   sub.add_option("--score-layers", o->score_layers,
                  "Score only these layers' candidates (e.g. 18 or 10-14), to re-check a few after a full run; "
                  "the others are listed as not scored");
@@ -86,6 +89,7 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("-o,--output", o->output, "Run folder")->capture_default_str();
 
   return [o, &global]() {
+    check_output_folder("-o", o->output);  // before the work, not after
     RefusalPipelineOptions opt = o->pipeline;
     // Data before the model: a bad file fails fast.
     if (!o->harmful.empty()) opt.harmful = o->files.load(o->harmful, "--harmful");

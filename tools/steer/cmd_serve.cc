@@ -1,19 +1,21 @@
 // steer serve: an OpenAI-compatible HTTP server with per-request steering (steer/server.h).
 // Runs until SIGINT or SIGTERM, then stops accepting, lets running requests finish within the
 // grace period (cancelling the rest) and exits 0.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <thread>
 
 #include "cli.h"
 #include "steer/model_cache.h"
+#include "steer/outputs.h"
 #include "steer/server.h"
 
 namespace steer::cli {
 
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;
+std::atomic<int> g_signal{0};  // set by the signal-waiting thread
 void on_signal(int sig) { g_signal = sig; }
 
 }  // namespace
@@ -41,17 +43,17 @@ std::function<int()> setup_serve(CLI::App& sub, const GlobalOptions& global) {
       ->capture_default_str()->check(CLI::Range(1, 1 << 20));
   sub.add_option("--ctx", s.context, "Prompt + new tokens at most (0: the model's context length)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub.add_option("--timeout", s.request_timeout_s, "Seconds a request may run")->capture_default_str()->check(CLI::PositiveNumber);
+  sub.add_option("--timeout", s.request_timeout_s, "Seconds a request may run")
+      ->capture_default_str()->check(CLI::PositiveNumber & finite_in(0, HUGE_VAL));
   sub.add_option("--grace", o->grace_s, "Seconds running requests get to finish at SIGINT/SIGTERM")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(finite_in(0, HUGE_VAL));
   sub.add_option("--name", s.model_name, "Model name /v1/models reports (default: the file's stem)");
   sub.add_option("--chat-template", o->chat_template, "Chat template file (overrides the model's)");
   return [o, &global]() {
     auto model = load_model(o->model, global, o->chat_template);
     o->server.quiet = global.quiet;
     Server server(model, o->server);
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    set_interrupt_handler(on_signal);  // main() takes the signals on a waiting thread (steer/outputs.h)
     const int port = server.start();
     std::fprintf(stderr, "steer serve: http://%s:%d/ (playground), OpenAI API at http://%s:%d/v1 — %s, batch %d\n",
                  o->server.host.c_str(), port, o->server.host.c_str(), port, dtype_name(model->dtype()).c_str(),

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/model_cache.h"
 #include "steer/chat_template.h"
@@ -48,12 +49,10 @@ std::function<int()> setup_tokenize(CLI::App& sub, const GlobalOptions& global) 
       nlohmann::json pieces = nlohmann::json::array();
       for (int32_t id : ids) {
         std::string p = tok->token_to_piece(id);
-        // Pieces can be partial UTF-8 (byte tokens); JSON needs valid text, so escape bytes.
-        nlohmann::json s = nlohmann::json(p);
-        try {
-          (void)s.dump();
+        // Pieces can be partial UTF-8 (byte tokens); show those bytes as <0xNN> rather than U+FFFD.
+        if (is_valid_utf8(p)) {
           pieces.push_back(p);
-        } catch (const nlohmann::json::exception&) {
+        } else {
           std::string hex;
           for (unsigned char ch : p) hex += "<0x" + std::string(1, "0123456789ABCDEF"[ch >> 4]) + "0123456789ABCDEF"[ch & 15] + ">";
           pieces.push_back(hex);
@@ -61,7 +60,7 @@ std::function<int()> setup_tokenize(CLI::App& sub, const GlobalOptions& global) 
       }
       nlohmann::json j = {{"ids", ids}, {"pieces", pieces}};
       if (o->chat) j["post_instruction_tokens"] = post_len;
-      std::cout << j.dump() << "\n";
+      std::cout << json_text(j) << "\n";
       return 0;
     }
     for (int32_t id : ids) std::cout << id << " ";

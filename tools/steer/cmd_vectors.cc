@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/directions.h"
 #include "steer/direction_meta.h"
@@ -37,7 +38,7 @@ std::function<int()> setup_vectors(CLI::App& sub, const GlobalOptions& global) {
                           {"layers", set.layers()},
                           {"norms", norms},
                           {"meta", direction_meta_to_json(m)}};
-      std::cout << j.dump(2) << "\n";
+      std::cout << json_text(j, 2) << "\n";
       return 0;
     }
     std::cout << "file       " << o->file << "\n"
@@ -55,7 +56,7 @@ std::function<int()> setup_vectors(CLI::App& sub, const GlobalOptions& global) {
     std::cout << "\n";
     for (const auto& [name, sha] : m.datasets) std::cout << "dataset    " << name << " sha256 " << sha << "\n";
     if (!m.version.empty()) std::cout << "version    steer " << m.version << "\n";
-    if (!m.extra.empty()) std::cout << "extra      " << m.extra.dump() << "\n";
+    if (!m.extra.empty()) std::cout << "extra      " << json_text(m.extra) << "\n";
     std::cout << "layer  norm\n";
     for (int l : set.layers()) std::printf("%5d  %.4g\n", l, norms[std::to_string(l)].get<double>());
     return 0;

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "steer/error.h"
 #include "steer/model_cache.h"
+#include "steer/outputs.h"
 #include "steer/progress.h"
 
 namespace steer::cli {
@@ -99,6 +100,9 @@ std::shared_ptr<Model> load_model(const std::string& name_or_path, const GlobalO
   return Model::load(resolve_model_path(name_or_path), opt);
 }
 
+// The first line of a library message (libtorch appends its C++ source location on the next).
+static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 static int print_error(const std::string& message, const std::string& hint) {
   std::fprintf(stderr, "error: %s%s\n", message.c_str(), hint.empty() ? "" : (" (hint: " + hint + ")").c_str());
   return 1;
@@ -156,17 +160,27 @@ static int run(int argc, char** argv) {
 }  // namespace steer::cli
 
 int main(int argc, char** argv) {
+  steer::install_interrupt_cleanup();  // first, so every thread started later leaves SIGINT to it
   try {
     return steer::cli::run(argc, argv);
   } catch (const steer::Error& e) {
-    std::fprintf(stderr, "error: %s%s\n", e.what(), e.hint().empty() ? "" : (" (hint: " + e.hint() + ")").c_str());
-    return 1;
+    return steer::cli::print_error(e.what(), e.hint());
   } catch (const c10::Error& e) {
-    std::fprintf(stderr, "error: tensor operation failed: %s (hint: this is a bug in steer; please report it)\n",
-                 e.what_without_backtrace());
+    // Not every tensor error is steer's: memory runs out, files disagree in ways no check saw.
+    // So the hint asks for a report only once the inputs are known to be good.
+    const std::string what = e.what_without_backtrace();
+    if (what.find("alloc") != std::string::npos && what.find("memory") != std::string::npos)
+      return steer::cli::print_error("out of memory: " + steer::cli::first_line(what),
+                                     "use a smaller --batch-size, fewer or shorter prompts, or a smaller model");
+    steer::cli::print_error("a tensor operation failed: " + steer::cli::first_line(what),
+                            "check that the model and vector files belong together (steer inspect MODEL, steer "
+                            "vectors info FILE); if they do, please report the command line");
     return 2;
+  } catch (const std::bad_alloc&) {
+    return steer::cli::print_error("out of memory",
+                                   "use a smaller --batch-size, fewer or shorter prompts, or a smaller model");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    steer::cli::print_error(e.what(), "");
     return 2;
   }
 }

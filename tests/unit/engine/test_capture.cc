@@ -188,6 +188,15 @@ TEST(Capture, SaveLoadAndMerge) {
   whole.info["model"] = "stories260K";
   std::string path = (std::filesystem::temp_directory_path() / ("steer-acts-" + std::to_string(::getpid()) + ".safetensors")).string();
   whole.save(path);
+  // The bytes are safetensors, so the name must say so (issue 16, class 6); model names that
+  // are not valid UTF-8 do not stop the save (class 3).
+  const std::string gguf = path.substr(0, path.size() - 11) + "gguf";
+  EXPECT_NE(test::error_of([&] { whole.save(gguf); }).find("written as safetensors"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(gguf));
+  whole.info["model_file"] = "caf\xE9.gguf";
+  EXPECT_NO_THROW(whole.save(path));
+  whole.info.erase("model_file");
+  whole.save(path);
   Activations back = Activations::load(path);
   EXPECT_EQ(back.count(), whole.count());
   EXPECT_EQ(back.layers(), whole.layers());

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -92,6 +93,29 @@ TEST(Extract, MeanDiffEqualsBruteForceOverStoredExamples) {
   EXPECT_EQ(meta.extra["n_negative"], 4);
   EXPECT_EQ(meta.extra["normalize"], "none");
   EXPECT_EQ(set.layers().size(), size_t(m->config().n_layers));
+}
+
+// The same prompts on both sides (in any order) would give zero vectors: an error before any
+// forward pass, for mean-diff, PCA and CAA alike (issue 16, class 6).
+TEST(Extract, IdenticalSetsAreRefusedBeforeTheWork) {
+  auto m = tiny_chat();
+  auto pos = raw(*m, kPos);
+  auto shuffled = pos;
+  std::reverse(shuffled.begin(), shuffled.end());
+  ExtractOptions o;
+  o.progress = false;
+  using Extract = DirectionSet (*)(const Model&, const std::vector<EncodedPrompt>&, const std::vector<EncodedPrompt>&,
+                                   const ExtractOptions&);
+  for (Extract f : {Extract(&extract_mean_diff), Extract(&extract_pca), Extract(&extract_caa)}) {
+    std::string e;
+    try {
+      f(*m, pos, shuffled, o);
+    } catch (const Error& err) {
+      e = std::string(err.what()) + " | " + err.hint();
+    }
+    EXPECT_NE(e.find("the positive and negative prompts are the same"), std::string::npos) << e;
+    EXPECT_NE(e.find("--positive FILE --negative FILE"), std::string::npos) << e;
+  }
 }
 
 TEST(Extract, RefusalCandidatesAtEveryPostInstructionPosition) {

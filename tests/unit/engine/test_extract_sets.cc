@@ -36,10 +36,12 @@ TEST(ExtractSets, MeanDiffAndPcaRecordDatasets) {
   EXPECT_EQ(pca.meta().datasets.size(), 2u);
   EXPECT_TRUE(pca.meta().extra.contains("explained_variance"));
 
-  // Same name twice: the role keeps them apart.
-  DirectionSet same = extract_mean_diff(*m, pos, pos, o);
+  // Same name twice (two files called dogs.txt): the role keeps them apart. (The same prompts
+  // on both sides are refused: their vectors would be zero.)
+  PromptSet other = parse_prompts("The dog slept\nA small dog\nThe dog ate\n", "dogs.txt");
+  DirectionSet same = extract_mean_diff(*m, pos, other, o);
   EXPECT_EQ(same.meta().datasets.size(), 2u);
-  EXPECT_EQ(same.meta().datasets.at("negative:dogs"), pos.sha256);
+  EXPECT_EQ(same.meta().datasets.at("negative:dogs"), other.sha256);
 }
 
 TEST(ExtractSets, CaaFromAbSetAndRefusalCandidatesFromPromptSets) {

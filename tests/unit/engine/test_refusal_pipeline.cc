@@ -195,6 +195,26 @@ TEST(RefusalPipeline, WritesTheRunFolder) {
   // eval-refusal's writer makes its output folder.
   write_refusal_eval(*run.eval, dir + "/nested/eval", nlohmann::json());
   EXPECT_TRUE(std::filesystem::exists(dir + "/nested/eval/summary.json"));
+
+  // Text that is not valid UTF-8 — a completion cut inside an emoji, a model path with a Latin-1
+  // byte — is written as U+FFFD, with the completion's token ids beside it (issue 16, class 3).
+  RefusalEval bad = *run.eval;
+  ASSERT_FALSE(bad.harmful[0].completions.empty());
+  bad.harmful[0].completions[0] = "Sure \xF0\x9F\x98";
+  nlohmann::json context = {{"model", {{"path", "/models/caf\xE9.gguf"}}}};
+  ASSERT_NO_THROW(write_refusal_eval(bad, dir + "/utf8", context));
+  nlohmann::json completions = nlohmann::json::parse(std::ifstream(dir + "/utf8/completions.json"));
+  EXPECT_EQ(completions[0]["completion"], "Sure \xEF\xBF\xBD");  // one U+FFFD for the cut character
+  EXPECT_EQ(completions[0]["completion_ids"].get<std::vector<int32_t>>(), bad.harmful[0].completion_ids[0]);
+  EXPECT_NO_THROW(nlohmann::json::parse(std::ifstream(dir + "/utf8/summary.json")));
+
+  // A writer that fails part-way leaves no folder that looks like a result (issue 16, class 7).
+  nlohmann::json broken = {
+      {"selected", {{"position", -1}, {"layer", 2}, {"bypass", "not a number"}, {"induce", 0.5}, {"kl", 0.1}}}};
+  EXPECT_ANY_THROW(write_refusal_eval(*run.eval, dir + "/failed", broken));  // the report's last step throws
+  EXPECT_FALSE(std::filesystem::exists(dir + "/failed"));
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".partial-"), std::string::npos) << e.path();
   std::filesystem::remove_all(dir);
 }
 

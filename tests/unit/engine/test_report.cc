@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "steer/error.h"
+#include "steer/json_text.h"
 #include "data/csv.h"
 #include "report/report.h"
 #include "test_errors.h"
@@ -296,6 +297,28 @@ TEST(Html, EscapesTextAndIsSelfContained) {
   r.write(path);
   EXPECT_EQ(read(path), html);
   std::filesystem::remove(path);
+}
+
+// Text that is not valid UTF-8 (a completion cut inside an emoji, a model path with a Latin-1
+// byte) reaches every report file as U+FFFD, never as a bad byte (issue 16, class 3).
+TEST(ReportText, InvalidUtf8BecomesReplacementCharacter) {
+  const std::string cut = "smile \xF0\x9F\x98", fffd = "\xEF\xBF\xBD";
+  const std::string csv = csv_text({"completion"}, {{cut}, {"caf\xE9, ok"}});
+  EXPECT_TRUE(is_valid_utf8(csv));
+  CsvTable t = parse_csv(csv, "t.csv");
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_EQ(t.rows[0].fields[0], "smile " + fffd + fffd + fffd);
+  EXPECT_EQ(t.rows[1].fields[0], "caf" + fffd + ", ok");
+  EXPECT_EQ(html_escape("<" + cut), "&lt;smile " + fffd + fffd + fffd);
+  HtmlReport r("model caf\xE9.gguf");
+  r.paragraph(cut).table({"a"}, {{cut}});
+  EXPECT_TRUE(is_valid_utf8(r.str()));
+  LineChart c = example_chart();
+  c.title = cut;
+  c.series[0].name = "\xFF";
+  const std::string svg = render_svg(c);
+  EXPECT_TRUE(is_valid_utf8(svg));
+  EXPECT_EQ(xml_problem(svg), "");
 }
 
 // Renders the example charts as files — into STEER_REPORT_EXAMPLES=dir for a person to look at,

@@ -187,5 +187,31 @@ TEST(Generate, ContinuousBatchingEqualsOneAtATime) {
     EXPECT_EQ(sampled_2[i].ids, sampled_6[i].ids) << "a sampled text depends on its batch, prompt " << i;
 }
 
+// A coefficient so large the residual stream overflows turns the logits into NaN; generation
+// stops with an error naming the cause instead of printing garbage with exit 0 (issue 16, class 6).
+TEST(Generate, NonFiniteLogitsAreAnError) {
+  auto m = tiny();
+  auto prompts = prompts_sharing_a_prefix(*m);
+  GenerateOptions opt;
+  opt.max_new_tokens = 3;
+  HookSet hooks(m->config().n_layers);
+  Steering huge;
+  std::vector<int> layers;
+  for (int l = 0; l < m->config().n_layers; ++l) layers.push_back(l);
+  huge.then(make_add(at::full({m->config().d_model}, 1e30f), 1e30f, layers));
+  SteeringScope scope = huge.attach(hooks, *m);
+  std::string message, hint;
+  try {
+    generate(*m, prompts, opt, &hooks);
+  } catch (const Error& e) {
+    message = e.what();
+    hint = e.hint();
+  }
+  EXPECT_NE(message.find("not finite"), std::string::npos) << message;
+  EXPECT_NE(hint.find("smaller coefficient"), std::string::npos) << hint;
+  scope.reset();
+  EXPECT_NO_THROW(generate(*m, prompts, opt, &hooks));  // unsteered, the same prompts are fine
+}
+
 }  // namespace
 }  // namespace steer

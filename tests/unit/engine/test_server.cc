@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "serve/scheduler.h"
+#include "serve/vectors.h"
 #include "steer/directions.h"
 #include "steer/generate.h"
 #include "steer/interventions.h"
@@ -45,6 +46,33 @@ std::string vector_folder(const Model& m) {
     return d.string();
   }();
   return dir;
+}
+
+// Vectors made for another architecture are loaded (the user may mean it) with a warning; files
+// that do not fit the model are skipped with one (issue 16, class 6).
+TEST(VectorRegistry, WarnsAboutVectorsMadeForAnotherModel) {
+  fs::path d = fs::temp_directory_path() / ("steer-registry-test-" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  ModelConfig c;
+  c.arch = "llama";
+  c.name = "tiny";
+  c.n_layers = 4;
+  c.d_model = 8;
+  DirectionMeta meta;
+  meta.d_model = 8;
+  meta.site = SiteKind::kResidPost;
+  save_directions(DirectionSet(meta, {{1, at::ones({8})}}), (d / "mine.safetensors").string());
+  meta.model = meta.model_arch = "qwen2";
+  save_directions(DirectionSet(meta, {{1, at::ones({8})}}), (d / "qwen.gguf").string());
+  meta.d_model = 4;
+  save_directions(DirectionSet(meta, {{1, at::ones({4})}}), (d / "narrow.safetensors").string());
+  serve::VectorRegistry reg(c, d.string());
+  std::vector<std::string> w = reg.load_folder();
+  ASSERT_EQ(w.size(), 2u) << ::testing::PrintToString(w);
+  EXPECT_EQ(w[0].rfind("skipped ", 0), 0u) << w[0];  // narrow: another width
+  EXPECT_NE(w[1].find("qwen.gguf: made for qwen2, this model is tiny (llama); loaded anyway"), std::string::npos) << w[1];
+  EXPECT_TRUE(reg.get("mine") && reg.get("qwen") && !reg.get("narrow"));
+  fs::remove_all(d);
 }
 
 struct Running {
@@ -378,6 +406,34 @@ TEST(Scheduler, RefusesBeyondTheQueueAndAdmitsWhenARowFrees) {
   EXPECT_EQ(a->result().ids, b->result().ids);
   s.stop(5);
   EXPECT_FALSE(s.submit(job(false))) << "a stopped scheduler takes nothing";
+}
+
+// A request whose steering overflows the activations (NaN logits) ends with finish_reason
+// "error" saying so; a request decoded beside it in the same batch is unharmed (class 6).
+TEST(Scheduler, NonFiniteLogitsEndOnlyThatRequest) {
+  auto m = test::tiny_chat();
+  serve::Scheduler s(m, {/*max_batch=*/2, /*max_queue=*/2});
+  auto job = [&] {
+    auto j = std::make_shared<serve::Job>();
+    j->prompt = encode_raw_prompt(*m, "Once upon a time");
+    j->max_tokens = 4;
+    j->sampling.temperature = 0;
+    return j;
+  };
+  auto plain = job(), alone = job(), huge = job();
+  std::vector<int> layers;
+  for (int l = 0; l < m->config().n_layers; ++l) layers.push_back(l);
+  huge->steering.then(make_add(at::full({m->config().d_model}, 1e30f), 1e30f, layers));
+  ASSERT_TRUE(s.submit(alone));
+  ASSERT_TRUE(alone->wait_for(std::chrono::seconds(30)));
+  ASSERT_TRUE(s.submit(huge));
+  ASSERT_TRUE(s.submit(plain));
+  ASSERT_TRUE(huge->wait_for(std::chrono::seconds(30)));
+  ASSERT_TRUE(plain->wait_for(std::chrono::seconds(30)));
+  EXPECT_EQ(huge->result().finish_reason, "error");
+  EXPECT_NE(huge->result().error.find("not finite"), std::string::npos) << huge->result().error;
+  EXPECT_EQ(plain->result().ids, alone->result().ids);
+  s.stop(5);
 }
 
 }  // namespace

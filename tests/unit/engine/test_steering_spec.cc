@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "steer/config.h"
 #include "steer/directions.h"
 #include "steer/steering_spec.h"
 #include "test_errors.h"
@@ -181,6 +182,53 @@ TEST(SteeringSpec, PickDirection) {
   EXPECT_NE(m.find("name one layer"), std::string::npos) << m;
   m = error_of([&] { pick_direction(one + "@5:1", "--direction"); });
   EXPECT_NE(m.find("takes no coefficient"), std::string::npos) << m;
+}
+
+// Files checked against the model before the work (issue 16, class 6): an --ablate FILE@L
+// the model lacks is an error even though a one-vector file serves any L; another width or
+// layer count is an error; another architecture is a warning (the user may mean it).
+TEST(SteeringSpec, CheckSteeringFitsTheModel) {
+  ModelConfig c;
+  c.arch = "llama";
+  c.name = "tiny";
+  c.n_layers = 8;
+  c.d_model = 4;
+  const std::string one = vector_file("fit1.safetensors", {5});
+  SteeringSpecs specs;
+  specs.ablate = {one + "@5"};
+  EXPECT_TRUE(check_steering_fits(specs, c).empty());
+  specs.ablate = {one + "@999"};
+  std::string m = error_of([&] { check_steering_fits(specs, c); });
+  EXPECT_NE(m.find("--ablate"), std::string::npos) << m;
+  EXPECT_NE(m.find("layer 999 is out of range: the model has 8 layers"), std::string::npos) << m;
+  specs.ablate.clear();
+  specs.clamp = {one + "@8:0"};
+  EXPECT_NE(error_of([&] { check_steering_fits(specs, c); }).find("layer 8 is out of range"), std::string::npos);
+  specs.clamp.clear();
+
+  ModelConfig wide = c;
+  wide.d_model = 8;
+  specs.add = {one + ":2"};
+  EXPECT_NE(error_of([&] { check_steering_fits(specs, wide); }).find("d_model"), std::string::npos);
+  ModelConfig deep = c;
+  deep.n_layers = 30;
+  EXPECT_NE(error_of([&] { check_steering_fits(specs, deep); }).find("8 layers"), std::string::npos);
+
+  // Made for another architecture (a control vector's model_hint): applied, with a warning.
+  DirectionMeta meta;
+  meta.d_model = 4;
+  meta.model = "qwen2";
+  meta.model_arch = "qwen2";
+  at::Tensor v = at::ones({4});
+  const std::string other = tmp("other-arch.gguf");
+  save_directions(DirectionSet(meta, {{3, v}}), other);
+  specs.add = {other + "@3:1"};
+  std::vector<std::string> w = check_steering_fits(specs, c);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("made for qwen2"), std::string::npos) << w[0];
+  EXPECT_NE(w[0].find("this model is tiny (llama)"), std::string::npos) << w[0];
+  c.arch = "qwen2";
+  EXPECT_TRUE(check_steering_fits(specs, c).empty());
 }
 
 TEST(LayerList, BoundedAndUnbounded) {

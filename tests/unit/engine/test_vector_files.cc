@@ -269,6 +269,28 @@ TEST(VectorFiles, GgufLoaderErrors) {
   EXPECT_NE(m.find("direction.x"), std::string::npos) << m;
   // every message names the file
   EXPECT_NE(m.find("e9.gguf"), std::string::npos) << m;
+  // steer.site and steer.meta disagreeing would shift every layer by one: an error (class 6).
+  m = bad_gguf("e10.gguf", [&](GGUFWriter& w) {
+    arch(w);
+    w.set_string("steer.site", "hook_resid_pre");
+    w.set_string("steer.meta", R"({"site": "hook_resid_post", "d_model": 4})");
+    w.add_tensor("direction.1", {4}, GGMLType::F32, f32s(4));
+  });
+  EXPECT_NE(m.find("steer.site is hook_resid_pre but steer.meta says hook_resid_post"), std::string::npos) << m;
+}
+
+// A model name that is not valid UTF-8 (a Latin-1 byte) does not stop a save, and every string
+// written is valid UTF-8 (U+FFFD for the bad byte), in both formats (issue 16, class 3).
+TEST(VectorFiles, NonUtf8ModelNameIsSavedAsValidText) {
+  DirectionSet s = fixture_set(SiteKind::kResidPost, {3});
+  s.meta().model = "caf\xE9-135M";
+  for (const char* ext : {".safetensors", ".gguf"}) {
+    std::string p = tmp(std::string("latin") + ext);
+    ASSERT_NO_THROW(save_directions(s, p)) << ext;
+    EXPECT_EQ(load_directions(p).meta().model, "caf\xEF\xBF\xBD-135M") << ext;
+  }
+  auto f = GGUFFile::open(tmp("latin.gguf"));
+  EXPECT_EQ(f->get_string("controlvector.model_hint"), "caf\xEF\xBF\xBD-135M");
 }
 
 TEST(VectorFiles, AblationMarkSurvivesBothFormats) {
