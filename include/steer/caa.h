@@ -163,7 +163,7 @@ struct JudgeCheck {
 struct FinetuneCurve {
   std::string towards;           // "matching" or "not matching"
   std::vector<double> step_loss; // mean cross-entropy of each step's batch (nats)
-  double loss_before = 0, loss_after = 0;  // over every train pair
+  double loss_before = 0, loss_after = 0;  // over the first ≤ 64 train pairs
   double seconds = 0;
 };
 

@@ -50,7 +50,7 @@ struct FinetuneOptions {
 struct FinetuneResult {
   std::shared_ptr<Model> model;      // the fine-tuned copy: same tokenizer, template and dtype
   std::vector<double> step_loss;     // per step: mean cross-entropy of its batch (nats)
-  double loss_before = 0, loss_after = 0;  // mean cross-entropy over every training example
+  double loss_before = 0, loss_after = 0;  // mean cross-entropy over the first ≤ 64 training examples
   int64_t trained_parameters = 0;
   double seconds = 0;
 };

@@ -134,8 +134,11 @@ FinetuneResult finetune_answers(const Model& model, const std::vector<AnswerExam
   FinetuneResult r;
   for (const at::Tensor& p : params) r.trained_parameters += p.numel();
 
+  // The loss before and after over (at most) the first 64 examples: a check that training took,
+  // not a second epoch's worth of forwards.
+  const std::vector<AnswerExample> probe(data.begin(), data.begin() + std::min<size_t>(data.size(), 64));
   const int eval_batch = std::max(o.batch_size, 8);
-  r.loss_before = answer_loss(model, w, data, eval_batch);
+  r.loss_before = answer_loss(model, w, probe, eval_batch);
   Adam adam(params, o.learning_rate);
   Sampler rng(o.seed);
   std::vector<size_t> order = rng.shuffle_indices(data.size());
@@ -163,7 +166,7 @@ FinetuneResult finetune_answers(const Model& model, const std::vector<AnswerExam
     if (bar) bar->advance();
   }
   if (bar) bar->finish();
-  r.loss_after = answer_loss(model, w, data, eval_batch);
+  r.loss_after = answer_loss(model, w, probe, eval_batch);
 
   const at::ScalarType dt = src.embed.scalar_type();
   ModelWeights out = w;
