@@ -5,6 +5,8 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace steer {
@@ -22,6 +24,18 @@ struct LayerWeights {
   at::Tensor w_down;          // [d_model, d_ffn]                down_proj
   at::Tensor post_ffn_norm;   // [d_model] or undefined (gemma2/3 post_feedforward_layernorm)
 };
+
+// Every tensor field of a layer with its name, in declaration order (undefined ones included),
+// for code that visits them all (fine-tuning, checks); const-ness follows the argument.
+template <class Layer>
+auto layer_tensors(Layer& w) {
+  using T = std::conditional_t<std::is_const_v<Layer>, const at::Tensor, at::Tensor>;
+  return std::vector<std::pair<const char*, T*>>{
+      {"attn_norm", &w.attn_norm}, {"wqkv", &w.wqkv},       {"bqkv", &w.bqkv},
+      {"q_norm", &w.q_norm},       {"k_norm", &w.k_norm},   {"wo", &w.wo},
+      {"bo", &w.bo},               {"post_attn_norm", &w.post_attn_norm}, {"ffn_norm", &w.ffn_norm},
+      {"w_gate_up", &w.w_gate_up}, {"w_down", &w.w_down},   {"post_ffn_norm", &w.post_ffn_norm}};
+}
 
 struct ModelWeights {
   at::Tensor embed;       // [vocab, d_model]  embed_tokens

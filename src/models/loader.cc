@@ -335,20 +335,9 @@ std::shared_ptr<Model> Model::with_weights(ModelWeights weights) const {
   same(weights.final_norm, weights_.final_norm, "final_norm");
   if (weights.layers.size() != weights_.layers.size()) fail("with_weights: the layer count differs from the model's");
   for (size_t l = 0; l < weights.layers.size(); ++l) {
-    const LayerWeights &a = weights.layers[l], &b = weights_.layers[l];
-    const std::string at_l = "layer " + std::to_string(l) + " ";
-    same(a.attn_norm, b.attn_norm, at_l + "attn_norm");
-    same(a.wqkv, b.wqkv, at_l + "wqkv");
-    same(a.bqkv, b.bqkv, at_l + "bqkv");
-    same(a.q_norm, b.q_norm, at_l + "q_norm");
-    same(a.k_norm, b.k_norm, at_l + "k_norm");
-    same(a.wo, b.wo, at_l + "wo");
-    same(a.bo, b.bo, at_l + "bo");
-    same(a.post_attn_norm, b.post_attn_norm, at_l + "post_attn_norm");
-    same(a.ffn_norm, b.ffn_norm, at_l + "ffn_norm");
-    same(a.w_gate_up, b.w_gate_up, at_l + "w_gate_up");
-    same(a.w_down, b.w_down, at_l + "w_down");
-    same(a.post_ffn_norm, b.post_ffn_norm, at_l + "post_ffn_norm");
+    const auto a = layer_tensors(weights.layers[l]);
+    const auto b = layer_tensors(weights_.layers[l]);
+    for (size_t i = 0; i < a.size(); ++i) same(*a[i].second, *b[i].second, "layer " + std::to_string(l) + " " + a[i].first);
   }
   std::shared_ptr<Model> m(new Model());
   m->path_ = path_;

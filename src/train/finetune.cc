@@ -122,9 +122,7 @@ FinetuneResult finetune_answers(const Model& model, const std::vector<AnswerExam
   ModelWeights w = src;  // shares every tensor until replaced by a trainable copy
   std::vector<at::Tensor> params;
   for (LayerWeights& lw : w.layers)
-    for (at::Tensor* t : {&lw.attn_norm, &lw.wqkv, &lw.bqkv, &lw.q_norm, &lw.k_norm, &lw.wo, &lw.bo, &lw.post_attn_norm,
-                          &lw.ffn_norm, &lw.w_gate_up, &lw.w_down, &lw.post_ffn_norm})
-      *t = trainable(*t, params);
+    for (auto& [name, t] : layer_tensors(lw)) *t = trainable(*t, params);
   w.final_norm = trainable(w.final_norm, params);
   if (o.train_embeddings) {
     const bool tied = src.lm_head.is_same(src.embed);
@@ -171,9 +169,7 @@ FinetuneResult finetune_answers(const Model& model, const std::vector<AnswerExam
   const at::ScalarType dt = src.embed.scalar_type();
   ModelWeights out = w;
   for (LayerWeights& lw : out.layers)
-    for (at::Tensor* t : {&lw.attn_norm, &lw.wqkv, &lw.bqkv, &lw.q_norm, &lw.k_norm, &lw.wo, &lw.bo, &lw.post_attn_norm,
-                          &lw.ffn_norm, &lw.w_gate_up, &lw.w_down, &lw.post_ffn_norm})
-      *t = frozen(*t, dt);
+    for (auto& [name, t] : layer_tensors(lw)) *t = frozen(*t, dt);
   out.final_norm = frozen(out.final_norm, dt);
   if (o.train_embeddings) {
     out.embed = frozen(w.embed, dt);
