@@ -112,7 +112,7 @@ struct CaaOptions {
   // model's vectors on top (the paper's steering of fine-tuned models). 0 steps: skipped.
   int finetune_steps = 0;
   int finetune_batch = 4;
-  double finetune_lr = 1e-5;
+  double finetune_lr = 5e-5;     // Adam; 100 steps at 5e-5 move SmolLM2-135M fully (docs/results.md)
   // A local judge model scoring the open-ended answers 0–10 under the behaviour's rubric
   // (steer/score_judge.h), and, to say how far it can be trusted, the project's hand-labelled
   // answers for the behaviour; null: open-ended answers are saved unscored.

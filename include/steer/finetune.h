@@ -40,7 +40,7 @@ struct AnswerExample {
 struct FinetuneOptions {
   int steps = 200;               // optimizer steps
   int batch_size = 4;            // examples per step, drawn in a seeded shuffled order, cycling
-  double learning_rate = 1e-5;   // Adam
+  double learning_rate = 5e-5;   // Adam
   bool train_embeddings = false; // also train the token embedding and LM head
   uint64_t seed = 42;
   bool progress = true;
