@@ -1,8 +1,9 @@
 // Contrastive Activation Addition (Rimsky et al. 2023, nrimsky/CAA) end to end on one behaviour:
 // A/B pairs → one vector per layer at the answer letter → p(matching answer) over layers ×
 // multipliers → the best layer's multiplier curve with bootstrap intervals → baselines (few-shot
-// prompting, and steering stacked on it), the MMLU / TruthfulQA capability guard, open-ended
-// generations, and the vector analyses (cosine across layers, projections, PCA).
+// prompting and fine-tuning, with steering stacked on each), the MMLU / TruthfulQA capability
+// guard, open-ended generations (scored by a local judge when given), and the vector analyses
+// (cosine across layers, behaviours and models, projections, PCA).
 //
 //   steer::CaaOptions o;
 //   o.data = steer::load_caa_behavior("sycophancy", "../shared/data/caa");
