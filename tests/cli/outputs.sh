@@ -79,13 +79,15 @@ check "vectors info --json of those vectors" run 0 vectors info "$latin_vec" --j
 cp "$d/out" "$d/info.json"
 check "  ... prints valid JSON" valid_json "$d/info.json"
 
-# SIGINT: many prompts so the run is still going when the signal comes. Job control on, so the
-# background job gets SIGINT's default action as a foreground one would (not SIG_IGN).
+# SIGINT: enough prompts that the run is still going when the signal comes on a quiet machine
+# (3,000 were done in under a second), and the signal late enough that a loaded machine has
+# started the process and its signal thread. Job control on, so the background job gets SIGINT's
+# default action as a foreground one would (not SIG_IGN).
 set -m
-for i in $(seq 1 3000); do echo "Once upon a time there was a little dog number $i who ran in the park"; done >"$d/many.txt"
+for i in $(seq 1 100000); do echo "Once upon a time there was a little dog number $i who ran in the park"; done >"$d/many.txt"
 "$steer" --quiet capture "$model" --raw --prompts "$d/many.txt" --layers 0-1 --per-example -o "$d/big.safetensors" 2>"$d/err" &
 pid=$!
-sleep 1
+sleep 3
 kill -INT "$pid"
 wait "$pid"; rc=$?
 check "SIGINT ends the run by the signal (rc 130)" test "$rc" -eq 130
