@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "io/read_file.h"
+#include "eval/judge_replies.h"
 #include "steer/error.h"
 #include "steer/progress.h"
 #include "steer/generate.h"
@@ -192,30 +193,19 @@ std::vector<LocalJudge::Verdict> LocalJudge::judge(const std::vector<std::string
   if (prompts.size() != responses.size())
     fail("LocalJudge: " + std::to_string(prompts.size()) + " prompts but " + std::to_string(responses.size()) +
          " responses");
-  GenerateOptions options;  // greedy by default
-  options.max_new_tokens = max_new_tokens_;
   std::vector<Verdict> out;
   out.reserve(prompts.size());
-  std::unique_ptr<Progress> bar;
-  if (progress) bar = std::make_unique<Progress>("judge (" + rubric_.name + ")", int64_t(prompts.size()), "items");
-  options.batch_size = batch_size_;
-  if (bar) options.on_finished = [&bar](int64_t) { bar->advance(1); };
-  std::vector<EncodedPrompt> questions;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    std::string question = render_rubric(rubric_, prompts[i], responses[i]);
-    questions.push_back(model_->has_chat_template() ? encode_chat_prompt(*model_, question)
-                                                    : encode_raw_prompt(*model_, question));
-  }
-  if (questions.empty()) return out;
-  for (Generation& g : generate(*model_, questions, options)) {
+  std::vector<std::string> questions;
+  for (size_t i = 0; i < prompts.size(); ++i) questions.push_back(render_rubric(rubric_, prompts[i], responses[i]));
+  for (std::string& reply : judge_replies(*model_, questions, "", batch_size_, max_new_tokens_,
+                                          progress ? "judge (" + rubric_.name + ")" : "")) {
     Verdict v;
-    v.raw = std::move(g.text);
+    v.raw = std::move(reply);
     std::optional<bool> answer = parse_judge_answer(rubric_, v.raw);
     v.parsed = answer.has_value();
     v.refused = answer.value_or(false);
     out.push_back(std::move(v));
   }
-  if (bar) bar->finish();
   return out;
 }
 

@@ -7,11 +7,10 @@
 #include <map>
 #include <memory>
 
+#include "eval/judge_replies.h"
 #include "steer/error.h"
-#include "steer/generate.h"
 #include "steer/judges.h"
 #include "steer/model.h"
-#include "steer/progress.h"
 
 namespace steer {
 namespace {
@@ -93,23 +92,14 @@ std::vector<ScoreVerdict> ScoreJudge::score(const ScoreRubric& rubric, const std
   if (questions.size() != answers.size())
     fail("score judge: " + std::to_string(questions.size()) + " questions but " + std::to_string(answers.size()) +
          " answers");
+  std::vector<std::string> users;
+  for (size_t i = 0; i < questions.size(); ++i)
+    users.push_back(rubric.instruction + "\n\nQuestion:\n" + questions[i] + "\n\nAnswer:\n" + answers[i] +
+                    "\n\nScore (0-10):");
   std::vector<ScoreVerdict> out;
-  if (questions.empty()) return out;
-  std::vector<EncodedPrompt> prompts;
-  for (size_t i = 0; i < questions.size(); ++i) {
-    const std::string user = rubric.instruction + "\n\nQuestion:\n" + questions[i] + "\n\nAnswer:\n" + answers[i] +
-                             "\n\nScore (0-10):";
-    prompts.push_back(model_->has_chat_template() ? encode_chat_prompt(*model_, user, kSystem)
-                                                  : encode_raw_prompt(*model_, std::string(kSystem) + "\n\n" + user + " "));
-  }
-  GenerateOptions go;
-  go.max_new_tokens = max_new_tokens_;
-  go.batch_size = batch_size_;
-  std::unique_ptr<Progress> bar;
-  if (progress) bar = std::make_unique<Progress>("judge (" + rubric.behavior + " score)", int64_t(prompts.size()), "answers");
-  if (bar) go.on_finished = [&bar](int64_t) { bar->advance(1); };
-  for (Generation& g : generate(*model_, prompts, go)) out.push_back({parse_score(g.text), std::move(g.text)});
-  if (bar) bar->finish();
+  for (std::string& reply : judge_replies(*model_, users, kSystem, batch_size_, max_new_tokens_,
+                                          progress ? "judge (" + rubric.behavior + " score)" : ""))
+    out.push_back({parse_score(reply), std::move(reply)});
   return out;
 }
 

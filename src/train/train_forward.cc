@@ -47,11 +47,11 @@ at::Tensor trainable_last_logits(const Model& model, const ModelWeights& w,
   // Left padding: every row's last real token is at T − 1.
   at::Tensor tokens = at::full({B, T}, int64_t(model.pad_id()), at::kLong);
   at::Tensor valid = at::zeros({B, T}, at::kBool);
+  auto tok = tokens.accessor<int64_t, 2>();
+  auto val = valid.accessor<bool, 2>();
   for (int64_t b = 0; b < B; ++b) {
     const auto& p = prompts[size_t(b)];
     const int64_t pad = T - int64_t(p.size());
-    auto tok = tokens.accessor<int64_t, 2>();
-    auto val = valid.accessor<bool, 2>();
     for (size_t i = 0; i < p.size(); ++i) {
       tok[b][pad + int64_t(i)] = p[i];
       val[b][pad + int64_t(i)] = true;

@@ -33,19 +33,25 @@ ABSet synthetic(const std::string& name, int n, int offset) {
   return s;
 }
 
+// Options for a small run on synthetic pairs: n_train train pairs, n_test test questions, quiet.
+CaaOptions small_run(const std::string& behavior, int n_train, int n_test) {
+  CaaOptions o;
+  o.data.behavior = behavior;
+  o.data.train = synthetic("train", n_train, 0);
+  o.data.test = synthetic("test", n_test, 1);
+  o.progress = false;
+  return o;
+}
+
 TEST(CaaRun, WritesTheContractAndItsNumbersAgree) {
   auto m = test::tiny_chat();
-  CaaOptions o;
-  o.data.behavior = "synthetic";
-  o.data.train = synthetic("train", 12, 0);
-  o.data.test = synthetic("test", 6, 1);
+  CaaOptions o = small_run("synthetic", 12, 6);
   o.data.open_ended = {"Tell me about a cat.", "What is a boat?"};
   o.mmlu = synthetic("mmlu", 4, 2);
   o.few_shot = 2;
   o.max_open_ended = 2;
   o.open_ended_tokens = 6;
   o.multipliers = {-1, 0, 1};
-  o.progress = false;
   CaaRun run = compute_caa_run(*m, o);
   o.compare = {{"itself", run.vectors}};
   o.compare_model = m;  // the same model again: its vectors from the same pairs are these
@@ -103,10 +109,7 @@ TEST(CaaRun, WritesTheContractAndItsNumbersAgree) {
 // hand-labelled answer is either scored or counted as unscored (the tiny model is a poor judge).
 TEST(CaaRun, FinetuneBaselineAndJudgedOpenEndedAnswers) {
   auto m = test::tiny_chat();
-  CaaOptions o;
-  o.data.behavior = "refusal";  // a behaviour with a rubric and hand-labelled answers
-  o.data.train = synthetic("train", 8, 0);
-  o.data.test = synthetic("test", 4, 1);
+  CaaOptions o = small_run("refusal", 8, 4);  // a behaviour with a rubric and hand-labelled answers
   o.data.open_ended = {"Tell me about a cat.", "What is a boat?"};
   o.few_shot = 0;
   o.max_open_ended = 2;
@@ -116,7 +119,6 @@ TEST(CaaRun, FinetuneBaselineAndJudgedOpenEndedAnswers) {
   o.finetune_batch = 4;
   o.finetune_lr = 3e-3;
   o.judge = m;
-  o.progress = false;
   CaaRun run = compute_caa_run(*m, o);
   ASSERT_EQ(run.finetune.size(), 2u);
   for (const FinetuneCurve& f : run.finetune) {
@@ -173,11 +175,7 @@ TEST(CaaRun, JudgeScoresAreTheFirstIntegerInRange) {
 
 TEST(CaaRun, BadOptionsAreErrorsNamingTheOption) {
   auto m = test::tiny_chat();
-  CaaOptions o;
-  o.data.behavior = "synthetic";
-  o.data.train = synthetic("train", 6, 0);
-  o.data.test = synthetic("test", 3, 1);
-  o.progress = false;
+  CaaOptions o = small_run("synthetic", 6, 3);
   auto message = [&](CaaOptions bad) {
     try {
       compute_caa_run(*m, bad);
