@@ -20,7 +20,8 @@ namespace steer {
 // src holds n / block_size blocks of `type`; dst receives n floats.
 void dequantize_row(GGMLType type, const void* src, float* dst, int64_t n);
 
-// src holds n floats; dst receives ggml_nbytes(type, {n}) bytes.
+// src holds n floats; dst receives ggml_nbytes(type, {n}) bytes. Block types (Q4_0 … Q6_K)
+// throw steer::Error on a NaN or infinite value (F32/F16/BF16 store them as they are).
 void quantize_row(GGMLType type, const float* src, void* dst, int64_t n);
 
 // The whole tensor as floats, in GGUF order (ne[0] fastest). Errors name the tensor and file.

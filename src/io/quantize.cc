@@ -439,6 +439,15 @@ void quantize_row(GGMLType type, const float* src, void* dst, int64_t n) {
     default:
       break;
   }
+  // A block's scale comes from its largest value; a NaN or infinity would make every quantized
+  // value NaN, and converting NaN to an integer is undefined (found by fuzzing).
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(src[i])) {
+      fail("cannot quantize to " + ggml_type_name(type) + ": element " + std::to_string(i) + " is " +
+               std::to_string(src[i]),
+           "the weights hold NaN or infinite values; write them as F32/F16 (--type) or check the input model");
+    }
+  }
   const BlockQuant f = block_quant(type);
   if (f == nullptr) {
     fail("cannot quantize to ggml type " + ggml_type_name(type),

@@ -125,7 +125,8 @@ void attention_group_baseline(const GroupArgs& a, std::vector<float>& scratch) {
 
 #if defined(__x86_64__)
 // glibc's vector expf (libmvec; ≤ 1 ulp, as its scalar expf).
-extern "C" __m256 _ZGVdN8v_expf(__m256);
+// The target attribute: clang refuses an __m256 argument to a function declared without AVX.
+extern "C" __attribute__((target("avx2"))) __m256 _ZGVdN8v_expf(__m256);
 
 // AVX2 + FMA: register-blocked tiles of R ≤ 4 query rows. Keys are transposed once per group
 // into kt [hd, Sp] (Sp = S rounded up to 16, zero-padded) so that a tile's scores are sums of
@@ -172,6 +173,14 @@ __attribute__((target("avx2,fma"))) void values_tile(const float* p, int64_t Sp,
   }
 }
 
+// A named function rather than a lambda with a target attribute: clang does not apply the
+// attribute to a lambda's call operator (and refuses the __m256 call in it).
+__attribute__((target("avx2,fma"))) void exp_in_place_avx2(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _ZGVdN8v_expf(_mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) x[i] = std::exp(x[i]);
+}
+
 template <int R>
 __attribute__((target("avx2,fma"))) void attention_tile(const GroupArgs& a, int64_t r0, const float* kt, int64_t Sp,
                                                         float* sc) {
@@ -179,11 +188,7 @@ __attribute__((target("avx2,fma"))) void attention_tile(const GroupArgs& a, int6
   float* z[R];
   for (int r = 0; r < R; ++r) {
     softmax_row(sc + r * Sp, a.mask_row(r0 + r), a.S, a.scale, a.softcap,
-                [](float* x, int64_t n) __attribute__((target("avx2,fma"))) {
-                  int64_t i = 0;
-                  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _ZGVdN8v_expf(_mm256_loadu_ps(x + i)));
-                  for (; i < n; ++i) x[i] = std::exp(x[i]);
-                });
+                [](float* x, int64_t n) { exp_in_place_avx2(x, n); });
     z[r] = a.z_row(r0 + r);
   }
   values_tile<R>(sc, Sp, a.S, a.v, a.ldv, a.hd, z);

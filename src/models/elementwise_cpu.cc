@@ -18,7 +18,8 @@ namespace steer {
 namespace {
 
 // glibc's vector expf (libmvec; ≤ 1 ulp, as its scalar expf).
-extern "C" __m256 _ZGVdN8v_expf(__m256);
+// The target attribute: clang refuses an __m256 argument to a function declared without AVX.
+extern "C" __attribute__((target("avx2"))) __m256 _ZGVdN8v_expf(__m256);
 
 __attribute__((target("avx2,fma"))) float sum_of_squares(const float* x, int64_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();

@@ -89,7 +89,8 @@ std::string refusal_summary_markdown(const RefusalEval& e) {
   md += "| cross-entropy (nats/token) | baseline | ablation | addition (−1·r) |\n|---|---|---|---|\n";
   for (const auto& [name, m] : {std::pair<std::string, const std::map<std::string, double>*>{"harmless text", &e.ce_text},
                                 {"own baseline completions", &e.ce_completions}}) {
-    auto get = [&](const char* k) { return m->count(k) ? format_number(m->at(k)) : std::string("–"); };
+    const std::map<std::string, double>* values = m;  // a structured binding cannot be captured in C++17 (clang)
+    auto get = [values](const char* k) { return values->count(k) ? format_number(values->at(k)) : std::string("–"); };
     md += "| " + name + " | " + get("baseline") + " | " + get("ablation") + " | " + get("addition") + " |\n";
   }
   return md;

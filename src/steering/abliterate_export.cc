@@ -175,7 +175,12 @@ AbliterateReport abliterate_gguf(const std::string& source, const at::Tensor& di
       if (to == GGMLType::F32) {
         std::memcpy(dst, o.data_ptr<float>(), n_bytes);
       } else {
-        std::vector<uint8_t> q = quantize_tensor(to, o.data_ptr<float>(), info.ne);
+        std::vector<uint8_t> q;
+        try {
+          q = quantize_tensor(to, o.data_ptr<float>(), info.ne);
+        } catch (const Error& e) {
+          fail("abliterate: tensor " + info.name + ": " + e.what(), e.hint());
+        }
         if (q.size() != n_bytes) fail("abliterate: " + info.name + ": quantized size mismatch (a bug)");
         std::memcpy(dst, q.data(), n_bytes);
       }

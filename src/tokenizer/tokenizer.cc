@@ -114,10 +114,17 @@ std::string make_piece(const VocabSpec& spec, bool is_spm, int32_t id) {
       }
       return utf8::unicode_to_bytes(text);
     case TokenType::kByte:
-      if (is_spm && text.size() == 6 && text.compare(0, 3, "<0x") == 0) {
-        return std::string(1, static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16)));
+      if (!is_spm) return "";  // byte-level BPE spells bytes as its normal tokens
+      if (text.size() == 6 && text.compare(0, 3, "<0x") == 0 && text[5] == '>') {
+        // Two hex digits, checked here (found by fuzzing: std::stoi threw on "<0xZZ>").
+        auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                            : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+        const int hi = hex(text[3]), lo = hex(text[4]);
+        if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
       }
-      return "";
+      fail("token " + std::to_string(id) + " '" + text + "' is a byte token but not written <0xHH>" +
+               (spec.source.empty() ? "" : " (" + spec.source + ")"),
+           "the vocabulary's token types do not fit its tokens; is the tokenizer file damaged?");
     default:  // unused, undefined: no text (as llama.cpp)
       return "";
   }

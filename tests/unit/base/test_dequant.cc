@@ -17,6 +17,7 @@
 #include <random>
 
 #include "io/dequant.h"
+#include "steer/error.h"
 #include "io/half.h"
 #include "io_test_util.h"
 #include "steer/gguf_writer.h"
@@ -281,4 +282,31 @@ TEST(Dequant, TensorFromAFileNamesTheTensorOnError) {
 }
 
 }  // namespace
+}  // namespace steer
+
+namespace steer {
+
+// Found by fuzzing (tests/fuzz/regressions/dequant/): a NaN scale dequantizes to NaN values, and
+// quantizing those converted NaN to an integer (undefined behaviour).
+TEST(Dequant, QuantizingNonFiniteValuesIsAClearError) {
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    for (GGMLType type : {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q5_0, GGMLType::Q5_1, GGMLType::Q8_0,
+                          GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K}) {
+      std::vector<float> x(256, 0.5f);
+      x[7] = bad;
+      std::vector<uint8_t> out(ggml_nbytes(type, {256}));
+      try {
+        quantize_row(type, x.data(), out.data(), 256);
+        ADD_FAILURE() << ggml_type_name(type) << " quantized " << bad;
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("element 7"), std::string::npos) << e.what();
+      }
+    }
+  }
+  // The float types keep such values as they are.
+  std::vector<float> x(32, std::nanf(""));
+  std::vector<uint8_t> out(32 * 2);
+  EXPECT_NO_THROW(quantize_row(GGMLType::F16, x.data(), out.data(), 32));
+}
+
 }  // namespace steer

@@ -8,7 +8,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "steer/error.h"
 #include "steer/tokenizer.h"
+#include "steer/vocab.h"
 #include "test_paths.h"
 #include "unit/base/io_test_util.h"
 
@@ -59,4 +61,31 @@ TEST(HFTokenizerErrors, WrongTokenizerTypesNameTheFileNotTheJsonLibrary) {
 }
 
 }  // namespace
+}  // namespace steer
+
+namespace steer {
+
+// Found by fuzzing (tests/fuzz/regressions/hf_tokenizer/): a SentencePiece byte token whose text
+// is not <0xHH> threw std::invalid_argument from std::stoi; it is a clear error naming the token.
+TEST(HFTokenizerErrors, AByteTokenThatIsNotHexIsAClearError) {
+  VocabSpec spec;
+  spec.model = "llama";
+  spec.tokens = {"<unk>", "<0x41>", "<0xZZ>", "\xe2\x96\x81" "a"};
+  spec.scores = {0, 0, 0, -1};
+  spec.token_types = {int32_t(TokenType::kUnknown), int32_t(TokenType::kByte), int32_t(TokenType::kByte),
+                      int32_t(TokenType::kNormal)};
+  spec.unk_id = 0;
+  spec.source = "vocab.json";
+  try {
+    (void)Tokenizer::from_spec(spec);
+    ADD_FAILURE() << "loaded a byte token <0xZZ>";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("token 2 '<0xZZ>'"), std::string::npos) << m;
+    EXPECT_NE(m.find("vocab.json"), std::string::npos) << m;
+  }
+  spec.tokens[2] = "<0x5a>";  // lower-case hex is fine
+  EXPECT_EQ(Tokenizer::from_spec(spec).decode({1, 2}), "AZ");
+}
+
 }  // namespace steer
