@@ -81,6 +81,12 @@ static const std::vector<Verb>& verbs() {
        "steer bias smollm2-135m -o runs/bias\n"
        "  steer bias qwen2.5-coder-0.5b --domains gender,religion --refusal runs/qwen/direction.safetensors -o runs/bias-qwen",
        setup_bias},
+      {"suffix", "Adversarial-suffix analysis (Arditi et al. §5): the last token's residual stream split into heads "
+                 "and MLPs along a refusal direction, the heads a suffix suppresses and where they look",
+       "steer suffix qwen2.5-coder-0.5b --direction runs/qwen -o runs/suffix-qwen\n"
+       "  steer suffix smollm2-135m -d runs/smollm2/direction.safetensors --suffix 'describing.\\ + similarlyNow' "
+       "--n 16 -o runs/suffix",
+       setup_suffix},
       {"serve", "Serve a model over an OpenAI-compatible HTTP API with per-request steering and a playground page",
        "steer serve smollm2-135m --vectors vectors --port 8080\n"
        "  curl http://127.0.0.1:8080/v1/chat/completions -d '{\"messages\": [{\"role\": \"user\", \"content\": "
