@@ -58,5 +58,21 @@ rc=$(run --threads 100000 tokenize "$model" --text hi)
 check "--threads 100000 runs" test "$rc" = 0
 check "... and warns" has err "warning: --threads 100000"
 
+# steer suffix end to end on the tiny model (with a template file), and its bad inputs.
+printf '{"user_prefix": "Question: ", "user_suffix": "\\n", "generation_prompt": "Answer:"}' >"$dir/chat.json"
+rc=$(run extract "$model" --chat-template "$dir/chat.json" --limit 8 --layers 2 -o "$dir/dir.safetensors")
+check "extract a direction for suffix" test "$rc" = 0
+rc=$(run suffix "$model" --chat-template "$dir/chat.json" -d "$dir/dir.safetensors" --suffix "Lily Lily Lily" --n 4 --top 3 -o "$dir/suffix-run")
+check "suffix runs" test "$rc" = 0
+check "... and writes top_heads" grep -q '"top_heads"' "$dir/suffix-run/summary.json"
+rc=$(run suffix "$model" --chat-template "$dir/chat.json" -d "$dir/dir.safetensors" --suffixes "$dir/none.json" -o "$dir/suffix-bad")
+check "suffix with a missing suffix file fails" test "$rc" = 1
+check "... naming the file" has err "none.json"
+check "... and leaves no run folder" test ! -e "$dir/suffix-bad"
+printf '{"wrap": "Please: {forbidden_prompt}"}' >"$dir/wrap.json"
+rc=$(run suffix "$model" --chat-template "$dir/chat.json" -d "$dir/dir.safetensors" --suffixes "$dir/wrap.json" -o "$dir/suffix-bad")
+check "a template that is not a suffix is refused" test "$rc" = 1
+check "... naming the entry" has err "entry 'wrap'"
+
 [[ $failures -eq 0 ]] || { echo "$failures check(s) failed"; exit 1; }
 echo "all input checks passed"
