@@ -67,6 +67,9 @@ nlohmann::json parse_json_text(const std::string& bytes, const std::string& sour
          bytes.empty() ? "the file is empty"
                        : "check the JSON at that place (a missing ',' or quote is common); "
                          "a file with one JSON value per line needs --format jsonl");
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error: a number beyond double's range (found by fuzzing).
+    fail(source + ": bad JSON: " + json_error_text(e), "numbers must fit a double (|x| < 1.8e308)");
   }
 }
 

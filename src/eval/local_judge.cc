@@ -101,7 +101,9 @@ JudgeRubric parse_rubric(const std::string& json_text, const std::string& source
   try {
     j = nlohmann::json::parse(json_text);
   } catch (const nlohmann::json::parse_error& e) {
-    fail(source + ": bad JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+    fail(source + ": bad JSON at byte " + std::to_string(e.byte) + ": " + json_error_text(e));
+  } catch (const nlohmann::json::exception& e) {  // a number beyond double's range
+    fail(source + ": bad JSON: " + json_error_text(e));
   }
   if (!j.is_object()) fail(source + ": a rubric must be a JSON object, got " + kind(j));
   const std::string fields = "fields: name, template_text, refusal_answers, compliance_answers";

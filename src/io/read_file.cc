@@ -66,7 +66,20 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what, 
     why = cut == std::string::npos ? "not valid JSON" : "not valid JSON: " + why.substr(cut);
     fail(path + ": line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + why,
          bytes.empty() ? "the file is empty" : "is this the right " + what + "?");
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error: a number beyond double's range (found by fuzzing: 1e999 threw
+    // json::out_of_range past every handler).
+    fail(path + ": not valid JSON: " + json_error_text(e), "is this the right " + what + "?");
   }
+}
+
+std::string json_error_text(const std::exception& e) {
+  std::string why = e.what();
+  if (why.compare(0, 16, "[json.exception.") == 0) {
+    const size_t end = why.find("] ");
+    if (end != std::string::npos) why = why.substr(end + 2);
+  }
+  return why;
 }
 
 }  // namespace steer

@@ -3,6 +3,7 @@
 // forever, /dev/zero would never end), and never more than a stated number of bytes.
 #pragma once
 #include <cstddef>
+#include <exception>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
@@ -25,5 +26,9 @@ std::string read_regular_file(const std::string& path, const std::string& what,
 // not valid JSON: <what is wrong>" (without the JSON library's error codes).
 nlohmann::json read_json_file(const std::string& path, const std::string& what,
                               size_t max_bytes = kMaxTextFileBytes);
+
+// A JSON-library exception's message without its "[json.exception.out_of_range.406] " code, for
+// errors that name the file: "number overflow parsing '1e999'".
+std::string json_error_text(const std::exception& e);
 
 }  // namespace steer

@@ -126,7 +126,7 @@ void SafetensorsFile::parse() {
   try {
     header = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    error(std::string("the header is not valid JSON: ") + e.what());
+    error("the header is not valid JSON: " + json_error_text(e));
   }
   if (!header.is_object()) error("the header is not a JSON object");
 

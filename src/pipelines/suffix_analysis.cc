@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include "core/cpu.h"
 #include "steer/error.h"
@@ -296,6 +297,8 @@ SuffixRun compute_suffix_run(const Model& model, const SuffixOptions& o) {
   for (int32_t id : example.ids) run.example_tokens.push_back(model.tokenizer().decode({id}));
   run.example_attention.assign(run.top_heads.size(), std::vector<double>(example.ids.size(), 0.0));
 
+  std::optional<Progress> attention_bar;
+  if (o.progress) attention_bar.emplace("suffix: top heads' attention", int64_t(N * (S + 1)), "prompts");
   auto attention_pass = [&](const std::vector<EncodedPrompt>& prompts, const std::vector<PromptSpans>& spans,
                             bool is_plain, bool record_example) {
     for (size_t lo = 0; lo < prompts.size(); lo += size_t(o.batch_size)) {
@@ -327,6 +330,7 @@ SuffixRun compute_suffix_run(const Model& model, const SuffixOptions& o) {
       prep.share_prefix = false;
       runner.run(batch, {&hooks, LogitsMode::kNone}, prep, [](const PromptBatch&, const at::Tensor&) {},
                  [&](const PromptBatch& pb) { rows = pb.rows; });
+      if (attention_bar) attention_bar->advance(int64_t(hi - lo));
     }
   };
   {
@@ -339,6 +343,7 @@ SuffixRun compute_suffix_run(const Model& model, const SuffixOptions& o) {
     for (size_t i = 0; i < N; ++i) sp.push_back(spans_of(plain[i], suffixed[s][i], head_len));
     attention_pass(suffixed[s], sp, false, s == 0);
   }
+  if (attention_bar) attention_bar->finish();
   for (HeadScore& hs : run.top_heads) {
     for (double& v : hs.attention_plain) v /= double(N);
     for (double& v : hs.attention_suffixed) v /= double(N * S);

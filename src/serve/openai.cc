@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "io/read_file.h"
 #include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/capture.h"
@@ -165,7 +166,7 @@ CompletionRequest parse_completion_request(const std::string& body, bool chat, c
   try {
     j = json::parse(body);
   } catch (const json::exception& e) {
-    bad("", std::string("the body is not valid JSON: ") + e.what());
+    bad("", "the body is not valid JSON: " + json_error_text(e));
   }
   if (!j.is_object()) bad("", "the body must be a JSON object");
   CompletionRequest r;

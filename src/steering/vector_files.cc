@@ -25,6 +25,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "io/read_file.h"
 #include "steer/json_text.h"
 #include "steer/error.h"
 #include "steer/config.h"
@@ -187,7 +188,7 @@ DirectionSet load_safetensors(const std::string& path) {
     try {
       j = nlohmann::json::parse(it->second);
     } catch (const std::exception& e) {
-      fail(path + ": metadata 'steer' is not valid JSON: " + e.what());
+      fail(path + ": metadata 'steer' is not valid JSON: " + json_error_text(e));
     }
     meta = direction_meta_from_json(j, path);
     site_known = true;
@@ -233,6 +234,7 @@ DirectionSet load_safetensors(const std::string& path) {
       fail(path + ": tensor '" + info.name + "' has " + std::to_string(info.shape.size()) +
            " dimensions; a direction is 1-D [d_model]");
     if (vectors.count(layer)) fail(path + ": two tensors for layer " + std::to_string(layer));
+    if (info.shape[0] < 1) fail(path + ": tensor '" + info.name + "' has no elements");  // found by fuzzing
     at::Tensor v = info.dtype == SafetensorsDType::F32
                        ? f32_tensor(file->tensor_data(info), info.shape[0])
                        : at::tensor(file->to_float(info), at::kFloat);  // throws for non-float dtypes
@@ -304,7 +306,7 @@ DirectionSet load_gguf(const std::string& path) {
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      fail(path + ": steer.meta is not valid JSON: " + e.what());
+      fail(path + ": steer.meta is not valid JSON: " + json_error_text(e));
     }
     meta = direction_meta_from_json(j, path);
     // steer.site decides which layer direction.N is; a file where it and steer.meta disagree
@@ -354,6 +356,7 @@ DirectionSet load_gguf(const std::string& path) {
     if (n_embd >= 0 && t.ne[0] != n_embd)
       fail(path + ": tensor '" + t.name + "' has " + std::to_string(t.ne[0]) + " elements but an earlier one has " +
            std::to_string(n_embd));
+    if (t.ne[0] < 1) fail(path + ": tensor '" + t.name + "' has no elements");  // found by fuzzing (memcpy from null)
     n_embd = t.ne[0];
     int layer = int(n) + shift;
     if (vectors.count(layer)) fail(path + ": tensor '" + t.name + "' appears twice");

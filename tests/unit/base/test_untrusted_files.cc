@@ -3,6 +3,7 @@
 // whole-file read is bounded.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -56,6 +57,24 @@ TEST(UntrustedFiles, JsonSyntaxErrorsGiveLineAndColumnNotTheLibraryCode) {
   std::ofstream(path) << "{\n  \"a\": 1,\n  oops\n}";
   const std::string e = test::expect_error([&] { read_json_file(path, "model config"); }, "line 3, column 3");
   EXPECT_EQ(e.find("json.exception"), std::string::npos) << e;
+}
+
+// Found by fuzzing (tests/fuzz/regressions/{hf_config,prompts,ab_stereoset}/): a number beyond
+// double's range is not a syntax error to the JSON library, which threw json::out_of_range past
+// every handler that caught its parse errors. It is a steer::Error naming the file.
+TEST(UntrustedFiles, AJsonNumberBeyondDoubleIsAClearError) {
+  const fs::path path = fs::temp_directory_path() / ("steer-overflow-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << R"({"hidden_size": 9.9e999999999})";
+  try {
+    (void)read_json_file(path.string(), "config file");
+    ADD_FAILURE() << "parsed 9.9e999999999";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(path.string()), std::string::npos) << m;
+    EXPECT_NE(m.find("number overflow"), std::string::npos) << m;
+    EXPECT_EQ(m.find("json.exception"), std::string::npos) << m;  // no library error code
+  }
+  fs::remove(path);
 }
 
 }  // namespace
