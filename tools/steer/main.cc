@@ -81,6 +81,11 @@ static const std::vector<Verb>& verbs() {
        "steer bias smollm2-135m -o runs/bias\n"
        "  steer bias qwen2.5-coder-0.5b --domains gender,religion --refusal runs/qwen/direction.safetensors -o runs/bias-qwen",
        setup_bias},
+      {"jailbreak", "Jailbreak classes from the inside (Ball et al.): class vectors, refusal rates wrapped vs plain, "
+                    "harmfulness suppression, cosines, PCA, cross-mitigation, into a run folder",
+       "steer jailbreak smollm2-135m --n 8 --mitigation-n 4 -o runs/jb-smol\n"
+       "  steer jailbreak qwen2.5-coder-0.5b --refusal runs/qwen -o runs/jb-qwen",
+       setup_jailbreak},
       {"serve", "Serve a model over an OpenAI-compatible HTTP API with per-request steering and a playground page",
        "steer serve smollm2-135m --vectors vectors --port 8080\n"
        "  curl http://127.0.0.1:8080/v1/chat/completions -d '{\"messages\": [{\"role\": \"user\", \"content\": "
