@@ -98,12 +98,13 @@ std::string disemvowel(const std::string& text);
 struct JailbreakOptions {
   std::vector<JailbreakClass> classes;          // empty: default_jailbreak_classes()
   std::vector<std::string> harmful, harmless;   // empty: the project's default sets
-  // Defaults sized for ~20–30 min on qwen2.5-coder-0.5b, 2 cores, f32 (estimated from the engine's
-  // measured prefill/decode rates, docs/performance.md): 12 × 32 completions + 13 × 11 × 8 in the
-  // cross-mitigation matrix, 32 tokens each.
+  // Default sizes, from a measured small run on qwen2.5-coder-0.5b (AVX2 EPYC, f32, --threads 1 on
+  // a loaded 2-vCPU machine: --n 8 --mitigation-n 4 --max-tokens 24 took 19 min 48 s, 15.5 min of it
+  // cross-mitigation): 12 × 32 completions and 13 × 11 × 6 cross-mitigation rows of 32 tokens,
+  // estimated at ~45 min there and about half that on a quiet machine with 2 threads.
   size_t n_prompts = 32;       // harmful prompts per class (vectors and refusal rates)
   size_t n_harmless = 32;      // harmless prompts for the harmfulness direction
-  size_t n_mitigation = 8;     // class-Y prompts per cross-mitigation cell
+  size_t n_mitigation = 6;     // class-Y prompts per cross-mitigation cell
   std::vector<std::string> mitigation_classes;  // classes in the matrix (empty: all)
   bool mitigation = true;      // run the cross-mitigation matrix
   int layer = -1;              // steering / cosine layer; -1: round(19/40 · n_layers) as the paper

@@ -264,7 +264,9 @@ void write_jailbreak_run(const JailbreakRun& run, const std::string& out) {
         .paragraph("Greedy completions of the first " + std::to_string(run.mitigation->n) +
                    " wrapped prompts of each class while −v̄_X (rescaled to the classes' mean norm, " +
                    format_number(run.mitigation->norm, "%.2f") + ") is added at layer " + std::to_string(run.layer) +
-                   " after the instruction; attack success = not refused by the substring judge.")
+                   " after the instruction; attack success = not refused by the substring judge. Control rows: unsteered, a "
+                   "seeded random vector of the same norm, and (with --refusal) the refusal direction added at the same "
+                   "layer and norm.")
         .svg(cm_svg);
   html.heading("Example completions");
   for (const JailbreakClassResult& r : run.classes) {
