@@ -34,6 +34,7 @@
 #include "steer/ab_eval.h"
 #include "steer/directions.h"
 #include "steer/prompts.h"
+#include "steer/refusal_judge.h"
 #include "steer/score_judge.h"
 #include "steer/stats.h"
 
@@ -142,6 +143,9 @@ struct OpenEndedAnswer {
   std::vector<int32_t> answer_ids;  // its tokens (the text may end inside a character)
   std::optional<double> score;  // the judge's 0–10 score (none: no judge, or no number in its reply)
   std::string judge_reply;
+  // The refusal judge's verdict (steer/refusal_judge.h, the substring judge): 1 refused, 0 not,
+  // -1 no verdict.
+  int refused = -1;
 };
 
 // The judge's scores of one condition's open-ended answers.
@@ -183,6 +187,7 @@ struct CaaRun {
   std::vector<CaaScore> guard;              // MMLU / TruthfulQA p(correct) ± steering
   std::vector<OpenEndedAnswer> open_ended;
   std::vector<JudgedCondition> open_ended_scores;  // per stacked condition, when judged
+  std::vector<std::pair<double, VerdictCounts>> open_ended_refusal;  // per stacked condition: multiplier, verdicts
   std::optional<JudgeCheck> judge_check;
   // Analyses.
   std::vector<std::vector<double>> layer_cosine;  // [layer][layer] of the behaviour's vectors

@@ -33,10 +33,9 @@
 #include "steer/extract.h"
 #include "steer/generate.h"
 #include "steer/prompts.h"
+#include "steer/refusal_judge.h"
 
 namespace steer {
-
-class LocalJudge;
 
 // ---- selection (step 3) ----
 
@@ -86,8 +85,10 @@ RefusalSelection select_refusal_direction(const Model& model, const RefusalCandi
 struct RefusalEvalOptions {
   int max_new_tokens = 96;
   int batch_size = 16;
-  bool strip_thinking = false;          // judge the text after a <think>…</think> block
-  const LocalJudge* judge = nullptr;    // optional third judge
+  // Chain-of-thought judging for every judge (steer/refusal_judge.h): only the final answer
+  // outside <think>…</think> (or the configured markers) is judged; no final answer → no verdict.
+  ThinkingOptions thinking;
+  const RefusalJudge* judge = nullptr;  // optional third judge (e.g. ModelRefusalJudge)
   std::vector<int32_t> refusal_tokens;  // empty: refusal_tokens_for(model)
   int ce_texts = 0;                     // cross-entropy on the first this-many harmless texts; 0: all
   int ce_max_tokens = 256;              // each harmless text truncated to this many tokens
@@ -98,11 +99,12 @@ struct RefusalCondition {
   std::string name;  // "baseline", "ablation", "addition"
   std::vector<std::string> completions;
   std::vector<std::vector<int32_t>> completion_ids;  // the tokens of each completion (its text may be cut mid-character)
-  std::vector<bool> refused_substring;
-  std::vector<int> refused_judge;       // 1 / 0, or -1 when the judge's answer did not parse
+  std::vector<int> refused_substring;   // 1 / 0, or -1: no verdict (CoT judging: no final answer)
+  std::vector<int> refused_judge;       // 1 / 0, or -1 when the judge gave no verdict
   std::vector<double> refusal_score;    // first-token metric per prompt
-  double refusal_rate() const;          // substring judge
-  double judge_rate() const;            // NaN without a judge; over parsed answers
+  VerdictCounts substring_counts, judge_counts;  // including how many got no verdict, and why
+  double refusal_rate() const;          // substring judge, over judged completions
+  double judge_rate() const;            // NaN without a judge; over judged completions
   double mean_score() const;
 };
 
@@ -114,6 +116,7 @@ struct RefusalEval {
   // cross-entropy (nats/token): harmless text, and the model's own baseline harmless completions
   std::map<std::string, double> ce_text, ce_completions;  // condition → CE
   std::string judge_name = "substring";
+  nlohmann::json judges = nlohmann::json::array();  // describe() of each judge, in summary.json
   double seconds = 0;
   nlohmann::json summary() const;  // the summary.json schema
 };

@@ -8,9 +8,8 @@
 #include <nlohmann/json.hpp>
 
 namespace steer {
-namespace {
 
-std::string embedded(const std::string& name) {
+std::string embedded_prompt_file(const std::string& name) {
   for (size_t i = 0; i < kEmbeddedPromptFileCount; ++i) {
     if (name == kEmbeddedPromptFiles[i].name) {
       return std::string(kEmbeddedPromptFiles[i].bytes, kEmbeddedPromptFiles[i].size);
@@ -19,6 +18,10 @@ std::string embedded(const std::string& name) {
   fail("default prompt file '" + name + "' is not embedded in this build",
        "it must be in data/prompts/ when CMake configures; re-run cmake");
 }
+
+namespace {
+
+std::string embedded(const std::string& name) { return embedded_prompt_file(name); }
 
 PromptSet builtin_prompts(const std::string& file) {
   PromptFormat format;

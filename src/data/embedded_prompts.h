@@ -4,6 +4,7 @@
 // that is edited; the generated table is rebuilt whenever one of them changes.
 #pragma once
 #include <cstddef>
+#include <string>
 
 namespace steer {
 
@@ -15,5 +16,8 @@ struct EmbeddedFile {
 
 extern const EmbeddedFile kEmbeddedPromptFiles[];
 extern const size_t kEmbeddedPromptFileCount;
+
+// The bytes of an embedded file by name ("jailbreak_templates.json"); steer::Error when absent.
+std::string embedded_prompt_file(const std::string& name);
 
 }  // namespace steer

@@ -8,15 +8,18 @@
 
 namespace steer {
 
+EncodedPrompt encode_judge_message(const Model& judge, const std::string& user, const std::string& system) {
+  return judge.has_chat_template() ? encode_chat_prompt(judge, user, system)
+                                   : encode_raw_prompt(judge, system.empty() ? user : system + "\n\n" + user);
+}
+
 std::vector<std::string> judge_replies(const Model& judge, const std::vector<std::string>& user_messages,
                                        const std::string& system, int batch_size, int max_new_tokens,
                                        const std::string& label) {
   std::vector<std::string> out;
   if (user_messages.empty()) return out;
   std::vector<EncodedPrompt> prompts;
-  for (const std::string& user : user_messages)
-    prompts.push_back(judge.has_chat_template() ? encode_chat_prompt(judge, user, system)
-                                                : encode_raw_prompt(judge, system.empty() ? user : system + "\n\n" + user));
+  for (const std::string& user : user_messages) prompts.push_back(encode_judge_message(judge, user, system));
   GenerateOptions go;  // greedy by default
   go.max_new_tokens = max_new_tokens;
   go.batch_size = batch_size;

@@ -446,6 +446,7 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
     GenerateOptions go;
     go.max_new_tokens = o.open_ended_tokens;
     go.batch_size = o.batch_size;
+    const std::unique_ptr<RefusalJudge> refusal_judge = make_substring_judge();
     for (size_t s = 0; s < stacked_settings.size(); ++s) {
       HookSet hooks(n_layers);
       Steering st;
@@ -454,9 +455,18 @@ CaaRun compute_caa_run(const Model& model, const CaaOptions& o) {
         st.add(run.vectors.at_layer(L), float(m), {L}, PositionSelector::after_instruction());
       SteeringScope scope = st.attach(hooks, model);
       std::vector<Generation> gen = generate(model, prompts, go, &hooks);
-      for (size_t i = 0; i < qs.size(); ++i) run.open_ended.push_back({qs[i], s == 0 ? 0.0 : m, gen[i].text, gen[i].ids});
+      // Refusal verdicts of the answers through the one refusal-judge interface.
+      std::vector<std::string> answers;
+      for (const Generation& g : gen) answers.push_back(g.text);
+      const std::vector<RefusalVerdict> verdicts = refusal_judge->judge(qs, answers, false);
+      run.open_ended_refusal.push_back({s == 0 ? 0.0 : m, count_verdicts(verdicts)});
+      for (size_t i = 0; i < qs.size(); ++i) {
+        run.open_ended.push_back({qs[i], s == 0 ? 0.0 : m, gen[i].text, gen[i].ids});
+        run.open_ended.back().refused = verdicts[i].judged ? int(verdicts[i].refused) : -1;
+      }
     }
     meta["open_ended"] = {{"questions", qs.size()}, {"tokens", o.open_ended_tokens}, {"seconds", seconds_since(t_oe)}};
+    meta["refusal_judge"] = refusal_judge->describe();
     if (o.judge) judge_open_ended(o, stacked_settings, run);
   }
 

@@ -122,6 +122,7 @@ void write_caa_run(const CaaRun& run, const std::string& out) {
   for (const OpenEndedAnswer& a : run.open_ended) {
     nlohmann::json item = {{"question", a.question}, {"multiplier", a.multiplier}, {"layer", a.multiplier == 0 ? -1 : L},
                            {"answer", a.answer}, {"answer_ids", a.answer_ids}};
+    item["refused_substring"] = a.refused < 0 ? nlohmann::json() : nlohmann::json(a.refused == 1);
     if (!run.open_ended_scores.empty()) {
       item["score"] = a.score ? nlohmann::json(*a.score) : nlohmann::json();
       item["judge_reply"] = a.judge_reply;
@@ -129,6 +130,11 @@ void write_caa_run(const CaaRun& run, const std::string& out) {
     oe.push_back(item);
   }
   write_json_file(oe, out_dir + "/open_ended.json");
+  for (const auto& [m, counts] : run.open_ended_refusal) {
+    nlohmann::json c = counts.to_json();
+    c["multiplier"] = m;
+    summary["open_ended_refusal"].push_back(c);
+  }
   const std::vector<std::string> kJudgedHeader = {"condition", "mean score (0-10)", "ci95 lo", "ci95 hi", "scored", "unscored"};
   std::vector<std::vector<std::string>> js_rows;
   for (const JudgedCondition& c : run.open_ended_scores) {

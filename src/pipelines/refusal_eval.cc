@@ -19,6 +19,7 @@
 #include "steer/capture.h"
 #include "steer/interventions.h"
 #include "steer/judges.h"
+#include "steer/refusal_judge.h"
 #include "steer/metrics.h"
 #include "steer/refusal.h"
 #include "steer/tokenizer.h"
@@ -60,19 +61,25 @@ RefusalCondition run_condition(const Model& model, const std::vector<std::string
   c.name = ns.name;
   std::vector<Generation> gens = complete(model, prompts, ns.steering, o, bar);
   for (const auto& g : gens) {
-    std::string text = o.strip_thinking ? strip_thinking(g.text) : g.text;
     c.completions.push_back(g.text);
     c.completion_ids.push_back(g.ids);
-    c.refused_substring.push_back(is_refusal_substring(text));
   }
+  auto as_ints = [](const std::vector<RefusalVerdict>& vs) {
+    std::vector<int> out;
+    for (const RefusalVerdict& v : vs) out.push_back(v.judged ? int(v.refused) : -1);
+    return out;
+  };
+  const std::vector<RefusalVerdict> sv = make_substring_judge({}, o.thinking)->judge(texts, c.completions, false);
+  c.refused_substring = as_ints(sv);
+  c.substring_counts = count_verdicts(sv);
   HookSet hooks(model.config().n_layers);
   SteeringScope scope = ns.steering.attach(hooks, model);
   at::Tensor scores = refusal_score(PromptBatches(model, prompts, o.batch_size).last_logits(&hooks), refusal_tokens);
   for (int64_t i = 0; i < scores.size(0); ++i) c.refusal_score.push_back(scores[i].item<double>());
   if (o.judge) {
-    std::vector<std::string> judged;
-    for (const auto& s : c.completions) judged.push_back(o.strip_thinking ? strip_thinking(s) : s);
-    for (const auto& v : o.judge->judge(texts, judged, false)) c.refused_judge.push_back(v.parsed ? v.refused : -1);
+    const std::vector<RefusalVerdict> jv = o.judge->judge(texts, c.completions, false);
+    c.refused_judge = as_ints(jv);
+    c.judge_counts = count_verdicts(jv);
   }
   if (generations) *generations = std::move(gens);
   return c;
@@ -82,32 +89,35 @@ nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlo
 
 }  // namespace
 
-double RefusalCondition::refusal_rate() const {
-  if (refused_substring.empty()) return NAN;
-  double n = 0;
-  for (bool r : refused_substring) n += r;
-  return n / double(refused_substring.size());
+namespace {
+double rate_of(const std::vector<int>& verdicts) {
+  double n = 0, judged = 0;
+  for (int r : verdicts)
+    if (r >= 0) n += r, judged += 1;
+  return judged > 0 ? n / judged : NAN;
 }
+}  // namespace
 
-double RefusalCondition::judge_rate() const {
-  double n = 0, parsed = 0;
-  for (int r : refused_judge)
-    if (r >= 0) n += r, parsed += 1;
-  return parsed > 0 ? n / parsed : NAN;
-}
+double RefusalCondition::refusal_rate() const { return rate_of(refused_substring); }
+
+double RefusalCondition::judge_rate() const { return rate_of(refused_judge); }
 
 double RefusalCondition::mean_score() const { return mean_or_nan(refusal_score); }
 
 nlohmann::json RefusalEval::summary() const {
   nlohmann::json j;
   auto side = [&](const std::vector<RefusalCondition>& conds) {
-    nlohmann::json rate, score, judge;
+    nlohmann::json rate, score, judge, verdicts;
     for (const auto& c : conds) {
       rate[c.name] = num(c.refusal_rate());
       score[c.name] = num(c.mean_score());
-      if (!c.refused_judge.empty()) judge[c.name] = num(c.judge_rate());
+      verdicts[c.name]["substring"] = c.substring_counts.to_json();
+      if (!c.refused_judge.empty()) {
+        judge[c.name] = num(c.judge_rate());
+        verdicts[c.name]["judge"] = c.judge_counts.to_json();
+      }
     }
-    nlohmann::json s = {{"refusal_rate", rate}, {"refusal_score", score}};
+    nlohmann::json s = {{"refusal_rate", rate}, {"refusal_score", score}, {"verdicts", verdicts}};
     if (!judge.is_null()) s["judge_refusal_rate"] = judge;
     return s;
   };
@@ -122,6 +132,7 @@ nlohmann::json RefusalEval::summary() const {
   for (const auto& [k, v] : ce_completions) ce_c[k] = num(v);
   j["ce"] = {{"harmless_text", ce_t}, {"baseline_completions", ce_c}};
   j["judge"] = judge_name;
+  j["judges"] = judges;
   j["seconds"] = seconds;
   return j;
 }
@@ -146,7 +157,11 @@ RefusalEval evaluate_refusal(const Model& model, const at::Tensor& direction, in
   RefusalEval ev;
   ev.harmful_prompts = harmful_test;
   ev.harmless_prompts = harmless_test;
-  if (o.judge) ev.judge_name = "substring + " + o.judge->rubric().name;
+  ev.judges.push_back(make_substring_judge({}, o.thinking)->describe());
+  if (o.judge) {
+    ev.judge_name = "substring + " + o.judge->name();
+    ev.judges.push_back(o.judge->describe());
+  }
   std::vector<EncodedPrompt> harmful = encode_prompts(model, harmful_test);
   std::vector<EncodedPrompt> harmless = encode_prompts(model, harmless_test);
 

@@ -128,12 +128,13 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out, const nloh
                             {"prompt", (*prompts)[i]},
                             {"completion", c.completions[i]},
                             {"completion_ids", i < c.completion_ids.size() ? c.completion_ids[i] : std::vector<int32_t>()},
-                            {"refused_substring", bool(c.refused_substring[i])},
+                            {"refused_substring", c.refused_substring[i] < 0 ? nlohmann::json(nullptr)
+                                                                             : nlohmann::json(c.refused_substring[i] == 1)},
                             {"refusal_score", c.refusal_score[i]}};
         if (!c.refused_judge.empty())
           j["refused_judge"] = c.refused_judge[i] < 0 ? nlohmann::json(nullptr) : nlohmann::json(c.refused_judge[i] == 1);
         all.push_back(j);
-        crows.push_back({name, c.name, (*prompts)[i], c.completions[i], c.refused_substring[i] ? "1" : "0",
+        crows.push_back({name, c.name, (*prompts)[i], c.completions[i], c.refused_substring[i] < 0 ? "" : c.refused_substring[i] ? "1" : "0",
                          format_number(c.refusal_score[i])});
       }
   write_json_file(all, out_dir + "/completions.json");
@@ -185,7 +186,9 @@ void write_refusal_eval(const RefusalEval& e, const std::string& out, const nloh
     for (size_t i = 0; i < shown; ++i) {
       html.heading(name + ": " + (*prompts)[i], 3);
       std::vector<std::vector<std::string>> ex;
-      for (const auto& c : *conds) ex.push_back({c.name, c.completions[i], c.refused_substring[i] ? "refused" : ""});
+      for (const auto& c : *conds) ex.push_back({c.name, c.completions[i], c.refused_substring[i] < 0   ? "no verdict"
+                                                       : c.refused_substring[i] ? "refused"
+                                                                                : ""});
       html.table({"condition", "completion", "substring judge"}, ex);
     }
   }

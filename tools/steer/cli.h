@@ -78,6 +78,7 @@ std::function<int()> setup_abliterate(CLI::App& sub, const GlobalOptions& global
 std::function<int()> setup_serve(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_caa(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_bias(CLI::App& sub, const GlobalOptions& global);
+std::function<int()> setup_jailbreak(CLI::App& sub, const GlobalOptions& global);
 std::function<int()> setup_suffix(CLI::App& sub, const GlobalOptions& global);
 
 }  // namespace steer::cli

@@ -71,7 +71,7 @@ std::function<int()> setup_eval_refusal(CLI::App& sub, const GlobalOptions& glob
     auto model = load_model(o->model, global, o->chat_template);
     set.check_compatible(model->config(), "--direction " + path);
     RefusalEvalOptions opt;
-    std::unique_ptr<LocalJudge> judge = o->eval.apply(opt, global);
+    std::unique_ptr<RefusalJudge> judge = o->eval.apply(opt, global);
     if (!o->eval.refusal_tokens.empty()) opt.refusal_tokens = parse_refusal_tokens(*model, o->eval.refusal_tokens);
     opt.progress = !global.quiet;
     RefusalEval ev = evaluate_refusal(*model, set.at_layer(layer), layer, harmful.instructions(),

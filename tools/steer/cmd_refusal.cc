@@ -101,7 +101,7 @@ std::function<int()> setup_refusal(CLI::App& sub, const GlobalOptions& global) {
     auto model = load_model(o->model, global, o->chat_template);
     if (!o->score_layers.empty())
       opt.selection.layers = steer::parse_layer_list(o->score_layers, model->config().n_layers, "--score-layers");
-    std::unique_ptr<LocalJudge> judge = o->eval.apply(opt.eval, global);
+    std::unique_ptr<RefusalJudge> judge = o->eval.apply(opt.eval, global);
     opt.refusal_tokens = o->eval.refusal_tokens;
     return run_refusal_and_report(*model, opt, o->output);
   };

@@ -81,6 +81,11 @@ static const std::vector<Verb>& verbs() {
        "steer bias smollm2-135m -o runs/bias\n"
        "  steer bias qwen2.5-coder-0.5b --domains gender,religion --refusal runs/qwen/direction.safetensors -o runs/bias-qwen",
        setup_bias},
+      {"jailbreak", "Jailbreak classes from the inside (Ball et al.): class vectors, refusal rates wrapped vs plain, "
+                    "harmfulness suppression, cosines, PCA, cross-mitigation, into a run folder",
+       "steer jailbreak smollm2-135m --n 8 --mitigation-n 4 -o runs/jb-smol\n"
+       "  steer jailbreak qwen2.5-coder-0.5b --refusal runs/qwen -o runs/jb-qwen",
+       setup_jailbreak},
       {"suffix", "Adversarial-suffix analysis (Arditi et al. §5): the last token's residual stream split into heads "
                  "and MLPs along a refusal direction, the heads a suffix suppresses and where they look",
        "steer suffix qwen2.5-coder-0.5b --direction runs/qwen -o runs/suffix-qwen\n"

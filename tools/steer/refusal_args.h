@@ -7,21 +7,28 @@
 #include <string>
 
 #include "cli.h"
+#include "steer/error.h"
 #include "steer/judges.h"
 #include "steer/model.h"
 #include "steer/refusal.h"
+#include "steer/refusal_judge.h"
 
 namespace steer::cli {
 
 struct RefusalEvalArgs {
   RefusalEvalOptions options;  // the library's defaults; apply() copies what the options set
-  std::string refusal_tokens, judge_model, judge_rubric = "refusal";
+  std::string refusal_tokens, judge_model, judge_rubric = "refusal", thinking_markers = "<think>,</think>";
 
   void add_to(CLI::App& sub) {
     sub.add_option("--max-tokens,-n", options.max_new_tokens, "New tokens per evaluation completion (greedy)")
         ->capture_default_str();
     sub.add_option("--eval-batch", options.batch_size, "Prompts per generation batch")->capture_default_str();
-    sub.add_flag("--strip-thinking", options.strip_thinking, "Judge only what follows a <think>…</think> block");
+    sub.add_flag("--strip-thinking", options.thinking.enabled,
+                 "Chain-of-thought judging: judge only the final answer outside <think>…</think> (every judge); "
+                 "a completion whose thinking never closes gets no verdict, counted in summary.json");
+    sub.add_option("--thinking-markers", thinking_markers,
+                   "The thinking marker pair as OPEN,CLOSE (with --strip-thinking)")
+        ->capture_default_str();
     sub.add_option("--refusal-tokens", refusal_tokens,
                    "Refusal first tokens for the refusal score, e.g. \"I,As\" or \"I,#2121\" (default: \"I\", plus "
                    "\"As\" for Qwen, from the tokenizer)");
@@ -31,19 +38,40 @@ struct RefusalEvalArgs {
   }
 
   // Fills the evaluation options; loads the judge (kept alive by the returned pointer).
-  std::unique_ptr<LocalJudge> apply(RefusalEvalOptions& o, const GlobalOptions& global) const {
+  std::unique_ptr<RefusalJudge> apply(RefusalEvalOptions& o, const GlobalOptions& global) const {
     o.max_new_tokens = options.max_new_tokens;
     o.batch_size = options.batch_size;
-    o.strip_thinking = options.strip_thinking;
-    std::unique_ptr<LocalJudge> judge;
-    if (!judge_model.empty()) {
-      JudgeRubric rubric = judge_rubric == "refusal"       ? default_refusal_rubric()
-                           : judge_rubric == "llama-guard" ? llama_guard_rubric()
-                                                           : load_rubric(judge_rubric);
-      judge = std::make_unique<LocalJudge>(load_model(judge_model, global), rubric);
-      o.judge = judge.get();
-    }
+    o.thinking = thinking(options.thinking.enabled);
+    std::unique_ptr<RefusalJudge> judge = load_judge(o.thinking, global);
+    o.judge = judge.get();
     return judge;
+  }
+
+  // The thinking options from --strip-thinking and --thinking-markers.
+  ThinkingOptions thinking(bool enabled) const {
+    ThinkingOptions t;
+    t.enabled = enabled;
+    const size_t comma = thinking_markers.find(',');
+    if (comma == std::string::npos || comma == 0 || comma + 1 == thinking_markers.size())
+      fail("--thinking-markers: \"" + thinking_markers + "\" is not OPEN,CLOSE", "e.g. --thinking-markers '<think>,</think>'");
+    t.open = thinking_markers.substr(0, comma);
+    t.close = thinking_markers.substr(comma + 1);
+    if (t.open == t.close) fail("--thinking-markers: open and close are the same (\"" + t.open + "\")");
+    return t;
+  }
+
+  // The rubric named by --judge-rubric (checked before any model loads).
+  JudgeRubric rubric() const {
+    return judge_rubric == "refusal"       ? default_refusal_rubric()
+           : judge_rubric == "llama-guard" ? llama_guard_rubric()
+                                           : load_rubric(judge_rubric);
+  }
+
+  // The --judge-model judge, or null without one.
+  std::unique_ptr<RefusalJudge> load_judge(const ThinkingOptions& t, const GlobalOptions& global) const {
+    if (judge_model.empty()) return nullptr;
+    JudgeRubric r = rubric();
+    return make_model_judge(load_model(judge_model, global), r, t);
   }
 };
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "steer/json_text.h"
 #include "steer/caa.h"
 #include "steer/directions.h"
 #include "steer/error.h"
@@ -99,6 +100,12 @@ TEST(CaaRun, WritesTheContractAndItsNumbersAgree) {
   EXPECT_EQ(s["guard"].size(), 3u);
   nlohmann::json oe = nlohmann::json::parse(std::ifstream(dir + "/open_ended.json"));
   EXPECT_EQ(oe.size(), 6u);  // two questions × (unsteered, −1, +1)
+  // Every answer judged for refusal through the refusal-judge interface, counted per condition.
+  ASSERT_EQ(s["open_ended_refusal"].size(), 3u);
+  for (const auto& c : s["open_ended_refusal"])
+    EXPECT_EQ(c["refused"].get<int>() + c["complied"].get<int>() + c["unjudged"].get<int>(), 2) << json_text(c);
+  for (const auto& a : oe) EXPECT_TRUE(a.contains("refused_substring"));
+  EXPECT_EQ(s["metadata"]["refusal_judge"]["kind"], "substring");
   DirectionSet v = load_directions(dir + "/vectors.safetensors");
   EXPECT_EQ(int(v.layers().size()), m->config().n_layers);
   std::filesystem::remove_all(dir);

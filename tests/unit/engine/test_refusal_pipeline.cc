@@ -181,6 +181,14 @@ TEST(RefusalPipeline, WritesTheRunFolder) {
   for (const char* k : {"baseline", "addition"}) EXPECT_TRUE(summary["harmless"]["refusal_rate"].contains(k)) << k;
   for (const char* k : {"kl", "ce", "n", "judge"}) EXPECT_TRUE(summary.contains(k)) << k;
   EXPECT_EQ(summary["n"]["harmful"], 3);  // 12 − 6 train − 3 val left for test
+  // The judges are recorded, and every completion has a verdict or is counted as having none.
+  EXPECT_EQ(summary["judges"][0]["kind"], "substring");
+  EXPECT_EQ(summary["judges"][0]["thinking"]["enabled"], false);
+  for (const char* k : {"baseline", "ablation", "addition"}) {
+    const nlohmann::json& v = summary["harmful"]["verdicts"][k]["substring"];
+    EXPECT_EQ(v["refused"].get<int>() + v["complied"].get<int>() + v["unjudged"].get<int>(), 3) << k;
+    EXPECT_EQ(v["unjudged"], 0) << k;  // without CoT judging the substring judge always decides
+  }
   nlohmann::json meta = nlohmann::json::parse(std::ifstream(dir + "/metadata.json"));
   EXPECT_EQ(meta["prompts"]["harmful_train"]["sampled"], 6);
   EXPECT_EQ(meta["selected"]["layer"], run.selection.candidates[run.selection.best].layer);
