@@ -307,7 +307,7 @@ SuffixRun compute_suffix_run(const Model& model, const SuffixOptions& o) {
       HookSet hooks(L);
       std::vector<int64_t> rows;
       for (const auto& [layer, idx] : by_layer) {
-        hooks.add({SiteKind::kAttnPattern, layer}, [&, layer = layer, idx = idx](at::Tensor& x, const HookContext&) {
+        hooks.add({SiteKind::kAttnPattern, layer}, [&, idx = idx](at::Tensor& x, const HookContext&) {
           // x [B, H, T, S]: the last query's row; left padding puts row b's tokens in the last columns.
           const at::Tensor last = x.select(2, x.size(2) - 1).to(at::kFloat).contiguous();  // [B, H, S]
           const int64_t Sk = last.size(2);
