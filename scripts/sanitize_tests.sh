@@ -18,5 +18,5 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_container_overflow=0
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
 # The CLI scripts and the install test build or run the release binary; they run in the main suite.
-ctest --test-dir build-asan -L unit -E '^(Cli\.|install_find_package|public_headers_self_contained)' \
+ctest --test-dir build-asan -j"$(nproc)" -L unit -E '^(Cli\.|install_find_package|public_headers_self_contained)' \
   --output-on-failure "$@"

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/embedded_prompts.h"
+#include "data/source_text.h"
 #include "io/read_file.h"
 #include "steer/error.h"
 #include "steer/jailbreak.h"
@@ -60,16 +61,6 @@ size_t check_placeholders(const std::string& text, const std::string& base, cons
     ++n;
   }
   return n;
-}
-
-template <class Json>
-const char* kind(const Json& v) {
-  if (v.is_string()) return "a string";
-  if (v.is_number()) return "a number";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_null()) return "null";
-  if (v.is_array()) return "a list";
-  return "an object";
 }
 
 }  // namespace
@@ -189,17 +180,19 @@ std::vector<JailbreakClass> parse_jailbreak_templates(const std::string& json_te
   try {
     j = nlohmann::ordered_json::parse(json_text);
   } catch (const nlohmann::json::parse_error& e) {
-    fail(source + ": bad JSON at byte " + std::to_string(e.byte) + ": " + e.what(),
+    fail(source + ": bad JSON at byte " + std::to_string(e.byte) + ": " + json_error_text(e),
          "a templates file is one JSON object {\"name\": \"template with {" + placeholder + "}\", ...}");
+  } catch (const nlohmann::json::exception& e) {  // a number beyond double's range
+    fail(source + ": bad JSON: " + json_error_text(e));
   }
   if (!j.is_object())
-    fail(source + ": a templates file must be a JSON object {name: template}, got " + kind(j));
+    fail(source + ": a templates file must be a JSON object {name: template}, got " + json_kind(j));
   if (j.empty()) fail(source + ": the templates file has no entries");
   std::vector<JailbreakClass> out;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string where = source + ": entry \"" + it.key() + "\"";
     if (it.key().empty()) fail(source + ": an entry has an empty name");
-    if (!it.value().is_string()) fail(where + " must be a string (the template), got " + kind(it.value()));
+    if (!it.value().is_string()) fail(where + " must be a string (the template), got " + json_kind(it.value()));
     JailbreakClass c{it.key(), it.value().get<std::string>(), placeholder};
     if (check_placeholders(c.text, placeholder, where) == 0)
       fail(where + " has no {" + placeholder + "} placeholder", "the template must say where the request goes");

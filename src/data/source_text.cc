@@ -73,7 +73,10 @@ nlohmann::json parse_json_text(const std::string& bytes, const std::string& sour
   }
 }
 
-std::string json_kind(const nlohmann::json& value) {
+namespace {
+
+template <class Json>
+std::string kind_of(const Json& value) {
   switch (value.type()) {
     case nlohmann::json::value_t::null:
       return "null";
@@ -93,6 +96,11 @@ std::string json_kind(const nlohmann::json& value) {
       return "a number";
   }
 }
+
+}  // namespace
+
+std::string json_kind(const nlohmann::json& value) { return kind_of(value); }
+std::string json_kind(const nlohmann::ordered_json& value) { return kind_of(value); }
 
 std::string json_key_list(const nlohmann::json& object) {
   std::string out = "[";

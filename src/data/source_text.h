@@ -26,6 +26,7 @@ void line_column(const std::string& bytes, size_t pos, size_t* line, size_t* col
 
 // "a string", "a number", "null", "an object", … for messages.
 std::string json_kind(const nlohmann::json& value);
+std::string json_kind(const nlohmann::ordered_json& value);
 // "[a, b, c]" of an object's keys, in file order where the json keeps it (sorted otherwise).
 std::string json_key_list(const nlohmann::json& object);
 

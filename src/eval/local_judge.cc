@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data/source_text.h"
 #include "io/read_file.h"
 #include "eval/judge_replies.h"
 #include "steer/error.h"
@@ -51,15 +52,6 @@ void validate(const JudgeRubric& r, const std::string& where) {
     for (const std::string& b : r.compliance_answers)
       if (lower(a) == lower(b))
         fail(where + ": \"" + a + "\" is in both refusal_answers and compliance_answers");
-}
-
-const char* kind(const nlohmann::json& v) {
-  if (v.is_string()) return "a string";
-  if (v.is_number()) return "a number";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_null()) return "null";
-  if (v.is_array()) return "a list";
-  return "an object";
 }
 
 }  // namespace
@@ -105,7 +97,7 @@ JudgeRubric parse_rubric(const std::string& json_text, const std::string& source
   } catch (const nlohmann::json::exception& e) {  // a number beyond double's range
     fail(source + ": bad JSON: " + json_error_text(e));
   }
-  if (!j.is_object()) fail(source + ": a rubric must be a JSON object, got " + kind(j));
+  if (!j.is_object()) fail(source + ": a rubric must be a JSON object, got " + json_kind(j));
   const std::string fields = "fields: name, template_text, refusal_answers, compliance_answers";
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "name" && it.key() != "template_text" && it.key() != "refusal_answers" &&
@@ -114,19 +106,19 @@ JudgeRubric parse_rubric(const std::string& json_text, const std::string& source
   auto string_field = [&](const char* key) {
     if (!j.contains(key)) fail(source + ": missing field \"" + std::string(key) + "\"", fields);
     if (!j[key].is_string())
-      fail(source + ": field \"" + std::string(key) + "\" must be a string, got " + kind(j[key]));
+      fail(source + ": field \"" + std::string(key) + "\" must be a string, got " + json_kind(j[key]));
     return j[key].get<std::string>();
   };
   auto list_field = [&](const char* key) {
     if (!j.contains(key)) fail(source + ": missing field \"" + std::string(key) + "\"", fields);
     const nlohmann::json& v = j[key];
     if (!v.is_array())
-      fail(source + ": field \"" + std::string(key) + "\" must be a list of strings, got " + kind(v));
+      fail(source + ": field \"" + std::string(key) + "\" must be a list of strings, got " + json_kind(v));
     std::vector<std::string> out;
     for (size_t i = 0; i < v.size(); ++i) {
       if (!v[i].is_string())
         fail(source + ": field \"" + std::string(key) + "\" item " + std::to_string(i + 1) + " must be a string, got " +
-             kind(v[i]));
+             json_kind(v[i]));
       out.push_back(v[i].get<std::string>());
     }
     return out;

@@ -51,7 +51,7 @@ TEST_P(FuzzReplay, EveryInputEndsCleanly) {
 
 const std::vector<std::string> kTargets = {"gguf", "gguf_model", "dequant", "safetensors", "hf_config",
                                    "hf_tokenizer", "tokenize", "chat_template", "vector_file", "prompts",
-                                   "ab_stereoset", "steering_spec", "server_request"};
+                                   "ab_stereoset", "steering_spec", "server_request", "user_files"};
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplay, testing::ValuesIn(kTargets),
                          [](const testing::TestParamInfo<std::string>& info) { return info.param; });
