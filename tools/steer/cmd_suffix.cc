@@ -48,7 +48,7 @@ std::function<int()> setup_suffix(CLI::App& sub, const GlobalOptions& global) {
                  "or ../shared/data/jailbreak/strongreject/wrapping_jailbreaks.json");
   sub.add_option("--harmful", o->harmful, "Harmful prompts (a file, or builtin:harmful)")->capture_default_str();
   sub.add_option("--n", o->n, "Prompts (the first N)")->capture_default_str();
-  sub.add_option("--separator", o->suffix.separator, "Text between the request and the suffix")->capture_default_str();
+  sub.add_option("--separator", o->suffix.separator, "Text between the request and the suffix (default: one space)");
   sub.add_option("--top", o->suffix.top_heads, "Heads ranked and shown with their attention")->capture_default_str();
   sub.add_option("--batch-size", o->suffix.batch_size, "Prompts per forward pass")->capture_default_str();
   sub.add_option("--system", o->suffix.system, "System message");
