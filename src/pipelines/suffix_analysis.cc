@@ -230,9 +230,13 @@ SuffixRun compute_suffix_run(const Model& model, const SuffixOptions& o) {
   std::optional<Progress> bar;
   if (o.progress) bar.emplace("suffix: decompose", int64_t(N * (S + 1)), "prompts");
   Progress* b = bar ? &*bar : nullptr;
-  const Projections p0 = project_all(model, plain, r_hat, unembed, refusal_tokens, o.batch_size, b);
+  // Each prompt's decomposition holds layers × heads × d_model floats: bound the batch by that
+  // (256 MiB of head outputs at most), whatever --batch-size says.
+  const int64_t per_prompt = int64_t(L) * H * c.d_model * int64_t(sizeof(float));
+  const int batch = int(std::max<int64_t>(1, std::min<int64_t>(o.batch_size, (int64_t(256) << 20) / per_prompt)));
+  const Projections p0 = project_all(model, plain, r_hat, unembed, refusal_tokens, batch, b);
   std::vector<Projections> ps;
-  for (size_t s = 0; s < S; ++s) ps.push_back(project_all(model, suffixed[s], r_hat, unembed, refusal_tokens, o.batch_size, b));
+  for (size_t s = 0; s < S; ++s) ps.push_back(project_all(model, suffixed[s], r_hat, unembed, refusal_tokens, batch, b));
   if (bar) bar->finish();
 
   // The suffixed side of each prompt: the mean over suffixes.
@@ -301,8 +305,8 @@ SuffixRun compute_suffix_run(const Model& model, const SuffixOptions& o) {
   if (o.progress) attention_bar.emplace("suffix: top heads' attention", int64_t(N * (S + 1)), "prompts");
   auto attention_pass = [&](const std::vector<EncodedPrompt>& prompts, const std::vector<PromptSpans>& spans,
                             bool is_plain, bool record_example) {
-    for (size_t lo = 0; lo < prompts.size(); lo += size_t(o.batch_size)) {
-      const size_t hi = std::min(prompts.size(), lo + size_t(o.batch_size));
+    for (size_t lo = 0; lo < prompts.size(); lo += size_t(batch)) {
+      const size_t hi = std::min(prompts.size(), lo + size_t(batch));
       std::vector<EncodedPrompt> batch(prompts.begin() + int64_t(lo), prompts.begin() + int64_t(hi));
       HookSet hooks(L);
       std::vector<int64_t> rows;

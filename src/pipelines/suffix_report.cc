@@ -26,6 +26,11 @@ void write_suffix_run(const SuffixRun& run, const std::string& out) {
   RunFolder folder(out, "suffix");  // all or nothing
   const std::string dir = folder.path();
   const int L = run.n_layers, H = run.n_heads;
+  // Writes one chart into the folder and returns it for the HTML page.
+  auto write_svg = [&dir](const std::string& name, std::string svg) {
+    write_text_file_atomic(dir + "/" + name + ".svg", svg);
+    return svg;
+  };
 
   nlohmann::json summary;
   summary["n_prompts"] = run.n_prompts;
@@ -85,8 +90,7 @@ void write_suffix_run(const SuffixRun& run, const std::string& out) {
   for (int h = 0; h < H; ++h) supp.col_labels.push_back(std::to_string(h));
   for (int l = 0; l < L; ++l) supp.row_labels.push_back(std::to_string(l));
   supp.values = run.head_suppression;
-  const std::string supp_svg = render_svg(supp);
-  write_text_file_atomic(dir + "/suppression.svg", supp_svg);
+  const std::string supp_svg = write_svg("suppression", render_svg(supp));
 
   LineChart comp;
   comp.title = "What each layer writes along the refusal direction (last token)";
@@ -98,8 +102,7 @@ void write_suffix_run(const SuffixRun& run, const std::string& out) {
                  {"attention, suffixed", layers, run.attn_suffixed},
                  {"MLP, plain", layers, run.mlp_plain},
                  {"MLP, suffixed", layers, run.mlp_suffixed}};
-  const std::string comp_svg = render_svg(comp);
-  write_text_file_atomic(dir + "/components.svg", comp_svg);
+  const std::string comp_svg = write_svg("components", render_svg(comp));
 
   Heatmap att;
   att.title = "Top heads: the last token's attention by span";
@@ -112,8 +115,7 @@ void write_suffix_run(const SuffixRun& run, const std::string& out) {
     att.row_labels.push_back(head_name(h.layer, h.head) + " suffixed");
     att.values.push_back(h.attention_suffixed);
   }
-  const std::string att_svg = render_svg(att);
-  write_text_file_atomic(dir + "/attention.svg", att_svg);
+  const std::string att_svg = write_svg("attention", render_svg(att));
 
   Heatmap tok;
   tok.title = "Top heads' attention from the last token, first prompt with " +
@@ -131,8 +133,7 @@ void write_suffix_run(const SuffixRun& run, const std::string& out) {
     tok.row_labels.push_back(head_name(run.top_heads[k].layer, run.top_heads[k].head));
     tok.values.push_back(run.example_attention[k]);
   }
-  const std::string tok_svg = render_svg(tok);
-  write_text_file_atomic(dir + "/attention_tokens.svg", tok_svg);
+  const std::string tok_svg = write_svg("attention_tokens", render_svg(tok));
 
   HtmlReport html("Adversarial suffix analysis — " + run.metadata.value("model", nlohmann::json::object()).value("path", ""));
   html.paragraph(std::to_string(run.n_prompts) + " harmful prompts, with and without " +
